@@ -1,0 +1,109 @@
+//! Command-line verbs. Each lives in its own file and returns an exit code.
+
+mod ingest;
+mod query;
+mod serve;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::pipeline::{Engine, Resources};
+use crate::providers::embed::model_files;
+
+/// ragline: RAG pipelines declared in YAML, served over HTTP.
+#[derive(Debug, Parser)]
+#[command(name = "ragline", version, about)]
+pub struct Cli {
+    /// Config directory holding `pipelines/`, `prompts/` and `scripts/`.
+    #[arg(long, global = true, default_value = ".")]
+    pub config_dir: PathBuf,
+    /// Where indexes are kept (default: `<config-dir>/.ragline`).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Model cache (default: `~/.cache/ragline/models`).
+    #[arg(long, global = true)]
+    pub model_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve every pipeline over HTTP.
+    Serve(serve::ServeArgs),
+    /// Ingest the pipeline's sources, or the given files and directories.
+    Ingest(ingest::IngestArgs),
+    /// Ask one question and print the answer with its sources.
+    Query(query::QueryArgs),
+    /// Check pipeline files (default: all of `pipelines/`); exit 1 on any error.
+    Validate(validate::ValidateArgs),
+    /// Print the JSON Schema of a pipeline file.
+    Schema,
+    /// Fetch, verify and cache the local embedding model.
+    FetchModel,
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    init_tracing();
+    let result = match &cli.command {
+        Command::Serve(args) => serve::run(&cli, args),
+        Command::Ingest(args) => ingest::run(&cli, args),
+        Command::Query(args) => query::run(&cli, args),
+        Command::Validate(args) => Ok(validate::run(&cli, args)),
+        Command::Schema => schema(),
+        Command::FetchModel => fetch_model(&cli),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+impl Cli {
+    fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| self.config_dir.join(".ragline"))
+    }
+
+    fn model_dir(&self) -> anyhow::Result<PathBuf> {
+        match &self.model_dir {
+            Some(d) => Ok(d.clone()),
+            None => model_files::default_cache_dir()
+                .ok_or_else(|| anyhow::anyhow!("cannot find a home directory for the model cache; pass --model-dir")),
+        }
+    }
+
+    /// Load every pipeline; config errors are printed one per line.
+    fn engine(&self) -> anyhow::Result<Engine> {
+        let resources = Resources::new(self.data_dir(), self.model_dir()?);
+        Engine::load(self.config_dir.clone(), resources).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
+    }
+}
+
+fn schema() -> anyhow::Result<ExitCode> {
+    println!("{}", serde_json::to_string_pretty(&crate::config::schema())?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fetch_model(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let files = model_files::ensure_minilm(&cli.model_dir()?)?;
+    println!("model ready: {}", files.dir.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,67 @@
+//! `ragline query <pipeline> "<question>"`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::Cli;
+use crate::pipeline::{OneOrMany, QueryRequest};
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Pipeline name.
+    pub pipeline: String,
+    /// The question.
+    pub question: String,
+    /// Restrict to a domain (repeatable).
+    #[arg(long)]
+    pub domain: Vec<String>,
+    /// Number of sources.
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// Print the whole response as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cli: &Cli, args: &QueryArgs) -> anyhow::Result<ExitCode> {
+    let engine = cli.engine()?;
+    let snapshot = engine.snapshot();
+    let pipeline = snapshot
+        .pipelines
+        .get(&args.pipeline)
+        .with_context(|| format!("no pipeline named `{}`", args.pipeline))?
+        .clone();
+    let request = QueryRequest {
+        query: args.question.clone(),
+        domain: (!args.domain.is_empty()).then(|| OneOrMany::Many(args.domain.clone())),
+        top_k: args.top_k,
+        ..QueryRequest::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let response = runtime.block_on(pipeline.query(request))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&response)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{}\n", response.answer);
+    for s in &response.sources {
+        let page = s.page.map(|p| format!(", p. {p}")).unwrap_or_default();
+        let kw = s.keyword_score.map_or("-".to_owned(), |v| format!("{v:.2}"));
+        let vec = s.vector_score.map_or("-".to_owned(), |v| format!("{v:.3}"));
+        println!(
+            "[{}] {} ({}{page})  score {:.4}  bm25 {kw}  cosine {vec}",
+            s.n, s.title, s.source, s.score
+        );
+    }
+    println!(
+        "\nroute: {} via {} · prompt {}@{} · {:.0} ms",
+        response.route.model,
+        response.route.provider,
+        response.route.prompt,
+        response.route.prompt_version,
+        response.latency_ms
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,103 @@
+//! HTTP surface (the only module that knows axum). Routes are fixed; each handler
+//! resolves its pipeline in the current snapshot, so a reload never rebuilds the router.
+
+mod documents;
+mod error;
+mod openapi;
+mod pipelines;
+mod query;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+pub use error::ApiError;
+use tower_http::trace::TraceLayer;
+
+use crate::pipeline::{Engine, Pipeline};
+
+/// Server settings that are not part of any pipeline.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Largest request body (uploads included), in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Shared state of every handler.
+pub struct AppState {
+    pub engine: Arc<Engine>,
+}
+
+impl AppState {
+    /// The pipeline `name` in the current snapshot.
+    fn pipeline(&self, name: &str) -> Result<Arc<Pipeline>, ApiError> {
+        self.engine
+            .snapshot()
+            .pipelines
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ApiError::pipeline_not_found(name))
+    }
+}
+
+/// The whole API as a router, for `serve` and for tests.
+pub fn router(engine: Arc<Engine>, limits: HttpLimits) -> Router {
+    let state = Arc::new(AppState { engine });
+    Router::new()
+        .route("/healthz", get(pipelines::healthz))
+        .route("/readyz", get(pipelines::readyz))
+        .route("/v1/pipelines", get(pipelines::list))
+        .route("/v1/pipelines/{name}", get(pipelines::show))
+        .route("/v1/pipelines/{name}/query", post(query::query))
+        .route(
+            "/v1/pipelines/{name}/documents",
+            post(documents::upload).get(documents::list),
+        )
+        .route("/v1/pipelines/{name}/documents/{id}", delete(documents::remove))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serve `router` on `listener` until ctrl-c or SIGTERM.
+///
+/// # Errors
+/// I/O errors of the listener.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

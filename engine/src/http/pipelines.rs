@@ -1,0 +1,163 @@
+//! Health, readiness and the pipeline listing.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{ApiError, AppState};
+use crate::pipeline::Pipeline;
+
+/// Liveness.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+/// Readiness: config loaded and every index open.
+#[derive(Serialize, ToSchema)]
+pub struct Ready {
+    pub status: &'static str,
+    pub pipelines: usize,
+    /// Problems keeping the server from being ready.
+    pub problems: Vec<String>,
+}
+
+/// A loaded pipeline.
+#[derive(Serialize, ToSchema)]
+pub struct PipelineInfo {
+    pub name: String,
+    pub description: String,
+    pub index: String,
+    /// Pipeline file it was loaded from.
+    pub file: String,
+    pub endpoints: Endpoints,
+    /// Embedder, e.g. `local` (384 dims).
+    pub embedder: String,
+    /// Model names and their providers.
+    pub models: Vec<ModelInfo>,
+    pub default_route: DefaultRoute,
+    /// Restriction every query gets, by metadata field.
+    #[schema(value_type = Object)]
+    pub filter: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// Endpoints of one pipeline.
+#[derive(Serialize, ToSchema)]
+pub struct Endpoints {
+    pub query: String,
+    pub documents: String,
+}
+
+/// An answer model.
+#[derive(Serialize, ToSchema)]
+pub struct ModelInfo {
+    pub name: String,
+    pub provider: String,
+}
+
+/// The route used when no rule decides.
+#[derive(Serialize, ToSchema)]
+pub struct DefaultRoute {
+    pub model: String,
+    pub prompt: String,
+    pub prompt_version: String,
+}
+
+/// The loaded pipelines.
+#[derive(Serialize, ToSchema)]
+pub struct PipelineList {
+    pub pipelines: Vec<PipelineInfo>,
+}
+
+fn info(p: &Pipeline) -> PipelineInfo {
+    let s = &p.spec;
+    let base = format!("/v1/pipelines/{}", s.name);
+    PipelineInfo {
+        name: s.name.clone(),
+        description: s.description.clone(),
+        index: s.index.clone(),
+        file: s.file.display().to_string(),
+        endpoints: Endpoints {
+            query: format!("{base}/query"),
+            documents: format!("{base}/documents"),
+        },
+        embedder: format!("{:?} ({} dims)", s.ingest.embed.provider, s.ingest.embed.dims).to_lowercase(),
+        models: s
+            .generate
+            .models
+            .iter()
+            .map(|(n, g)| ModelInfo {
+                name: n.clone(),
+                provider: g.name().to_owned(),
+            })
+            .collect(),
+        default_route: DefaultRoute {
+            model: s.route.default.model.clone(),
+            prompt: s.route.default.prompt.name.clone(),
+            prompt_version: s.route.default.prompt.hash.clone(),
+        },
+        filter: s.retrieve.filter.fields.clone(),
+    }
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness: pipelines loaded and their indexes open.
+#[utoipa::path(get, path = "/readyz", responses((status = 200, body = Ready), (status = 503, body = Ready)))]
+pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Ready>) {
+    let snapshot = state.engine.snapshot();
+    let mut problems = Vec::new();
+    if snapshot.pipelines.is_empty() {
+        problems.push("no pipelines loaded".to_owned());
+    }
+    for p in snapshot.pipelines.values() {
+        if let Err(e) = p.index() {
+            problems.push(format!("pipeline {}: {e}", p.spec.name));
+        }
+    }
+    let ready = problems.is_empty();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Ready {
+            status: if ready { "ready" } else { "not_ready" },
+            pipelines: snapshot.pipelines.len(),
+            problems,
+        }),
+    )
+}
+
+/// The loaded pipelines with their endpoints.
+#[utoipa::path(get, path = "/v1/pipelines", responses((status = 200, body = PipelineList)))]
+pub async fn list(State(state): State<Arc<AppState>>) -> Json<PipelineList> {
+    let snapshot = state.engine.snapshot();
+    Json(PipelineList {
+        pipelines: snapshot.pipelines.values().map(|p| info(p)).collect(),
+    })
+}
+
+/// One pipeline.
+#[utoipa::path(
+    get,
+    path = "/v1/pipelines/{name}",
+    params(("name" = String, Path, description = "Pipeline name")),
+    responses((status = 200, body = PipelineInfo), (status = 404, body = super::error::ErrorBody))
+)]
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Json<PipelineInfo>, ApiError> {
+    Ok(Json(info(&*state.pipeline(&name)?)))
+}

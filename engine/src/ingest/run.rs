@@ -1,0 +1,368 @@
+//! One ingest batch: read → parse → chunk → embed → write, file by file, with a
+//! report per file. A file that fails is reported and skipped; it never aborts the
+//! batch. Documents are written in groups, each group one store transaction, so a
+//! crash loses at most the group in flight and never corrupts what was committed.
+
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::chunk::{ChunkSettings, chunk_document};
+use super::parse::{self, ParseError, detect_format};
+use crate::providers::ProviderError;
+use crate::providers::embed::Embedder;
+use crate::stages::ingest::IngestStage;
+use crate::store::{DocumentRecord, EmbedderInfo, Filter, Index, Metadata, NewChunk, NewDocument, StoreError};
+
+/// Chunks embedded per call.
+const EMBED_BATCH: usize = 64;
+/// Chunks per store transaction.
+const WRITE_BATCH: usize = 1024;
+
+/// One file to ingest.
+#[derive(Debug, Clone)]
+pub enum IngestInput {
+    /// A file on disk; `source` is how it is named in the index (stable across runs).
+    File { path: PathBuf, source: String },
+    /// Uploaded bytes; `metadata` overrides the pipeline's defaults.
+    Bytes {
+        name: String,
+        source: String,
+        bytes: Vec<u8>,
+        metadata: Option<Metadata>,
+    },
+}
+
+impl IngestInput {
+    /// The name used in reports.
+    pub fn source(&self) -> &str {
+        match self {
+            IngestInput::File { source, .. } | IngestInput::Bytes { source, .. } => source,
+        }
+    }
+}
+
+/// Where a batch goes.
+pub struct IngestTarget<'a> {
+    pub stage: &'a IngestStage,
+    /// What the pipeline may hold: documents outside it are refused.
+    pub allowed: &'a Filter,
+    pub index: &'a Index,
+    pub embedder: &'a dyn Embedder,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum FileOutcome {
+    /// New or changed: parsed, chunked, embedded and stored.
+    Ingested { document_id: String, chunks: usize },
+    /// Same content and metadata as already indexed: nothing written.
+    Unchanged { document_id: String },
+    /// Not indexed; `code` is stable (`encrypted`, `no_text`, `corrupt`, ...), `message` says why.
+    Failed { code: String, message: String },
+}
+
+/// One file's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileReport {
+    pub source: String,
+    #[serde(flatten)]
+    pub outcome: FileOutcome,
+}
+
+/// A whole batch's result.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestReport {
+    pub files: Vec<FileReport>,
+    pub chunks: usize,
+    pub embedding_tokens: usize,
+    pub seconds: f64,
+}
+
+impl IngestReport {
+    /// Files in each state: (ingested, unchanged, failed).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        self.files.iter().fold((0, 0, 0), |(i, u, f), r| match r.outcome {
+            FileOutcome::Ingested { .. } => (i + 1, u, f),
+            FileOutcome::Unchanged { .. } => (i, u + 1, f),
+            FileOutcome::Failed { .. } => (i, u, f + 1),
+        })
+    }
+}
+
+/// A failure that stops the batch (files done before it stay committed).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
+
+/// Ingest `inputs` into `target`, calling `on_file` after each file.
+///
+/// # Errors
+/// [`IngestError`] when the store or the embedder fails; per-file problems are in the report.
+pub fn ingest(
+    target: &IngestTarget<'_>,
+    inputs: Vec<IngestInput>,
+    on_file: &mut dyn FnMut(&FileReport),
+) -> Result<IngestReport, IngestError> {
+    let started = Instant::now();
+    let info = EmbedderInfo {
+        id: target.embedder.id().to_owned(),
+        dims: target.embedder.dims(),
+    };
+    let mut report = IngestReport::default();
+    let mut pending: Vec<(NewDocument, FileReport)> = Vec::new();
+    let mut pending_chunks = 0;
+    for input in inputs {
+        let file_report = match prepare(target, input, &mut report.embedding_tokens) {
+            Ok(Prepared::Changed(doc)) => {
+                pending_chunks += doc.chunks.len();
+                let r = FileReport {
+                    source: doc.record.source.clone(),
+                    outcome: FileOutcome::Ingested {
+                        document_id: doc.record.id.clone(),
+                        chunks: doc.chunks.len(),
+                    },
+                };
+                pending.push((doc, r));
+                if pending_chunks >= WRITE_BATCH {
+                    flush(target, &info, &mut pending, &mut report, on_file)?;
+                    pending_chunks = 0;
+                }
+                continue;
+            }
+            Ok(Prepared::Unchanged(r)) | Err(Failed(r)) => r,
+        };
+        on_file(&file_report);
+        report.files.push(file_report);
+    }
+    flush(target, &info, &mut pending, &mut report, on_file)?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn flush(
+    target: &IngestTarget<'_>,
+    info: &EmbedderInfo,
+    pending: &mut Vec<(NewDocument, FileReport)>,
+    report: &mut IngestReport,
+    on_file: &mut dyn FnMut(&FileReport),
+) -> Result<(), IngestError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let (docs, reports): (Vec<_>, Vec<_>) = std::mem::take(pending).into_iter().unzip();
+    report.chunks += docs.iter().map(|d| d.chunks.len()).sum::<usize>();
+    target.index.write(info, docs, &[])?;
+    for r in reports {
+        on_file(&r);
+        report.files.push(r);
+    }
+    Ok(())
+}
+
+enum Prepared {
+    Changed(NewDocument),
+    Unchanged(FileReport),
+}
+
+/// A per-file failure, already reported.
+struct Failed(FileReport);
+
+fn failed(source: &str, code: &str, message: impl Into<String>) -> Failed {
+    Failed(FileReport {
+        source: source.to_owned(),
+        outcome: FileOutcome::Failed {
+            code: code.to_owned(),
+            message: message.into(),
+        },
+    })
+}
+
+fn prepare(target: &IngestTarget<'_>, input: IngestInput, tokens: &mut usize) -> Result<Prepared, Failed> {
+    let stage = target.stage;
+    let (name, source, bytes, metadata) = match input {
+        IngestInput::File { path, source } => {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let size = std::fs::metadata(&path)
+                .map(|m| m.len())
+                .map_err(|e| failed(&source, "io", e.to_string()))?;
+            if size > stage.limits.max_file_bytes {
+                let e = ParseError::TooLarge {
+                    size,
+                    limit: stage.limits.max_file_bytes,
+                };
+                return Err(failed(&source, e.code(), e.to_string()));
+            }
+            let bytes = std::fs::read(&path).map_err(|e| failed(&source, "io", e.to_string()))?;
+            (name, source, bytes, None)
+        }
+        IngestInput::Bytes {
+            name,
+            source,
+            bytes,
+            metadata,
+        } => (name, source, bytes, metadata),
+    };
+    let metadata = metadata.unwrap_or_else(|| stage.defaults.clone());
+    if let Some(message) = disallowed(&metadata, target.allowed) {
+        return Err(failed(&source, "forbidden_metadata", message));
+    }
+    let id = document_id(&source);
+    let content_hash = hex::encode(Sha256::digest(&bytes));
+    let existing = target
+        .index
+        .document(&id)
+        .map_err(|e| failed(&source, "store", e.to_string()))?;
+    if existing.is_some_and(|d| d.content_hash == content_hash && d.metadata == metadata) {
+        return Ok(Prepared::Unchanged(FileReport {
+            source,
+            outcome: FileOutcome::Unchanged { document_id: id },
+        }));
+    }
+    let parsed = parse::parse(&name, &bytes, &stage.limits).map_err(|e| failed(&source, e.code(), e.to_string()))?;
+    let settings = ChunkSettings {
+        kind: stage.chunk_kind,
+        max_tokens: stage.max_tokens,
+        overlap_tokens: stage.overlap_tokens,
+    };
+    let chunks = chunk_document(&parsed, settings, target.embedder.tokenizer());
+    if chunks.is_empty() {
+        return Err(failed(&source, ParseError::Empty.code(), ParseError::Empty.to_string()));
+    }
+    let title = parsed
+        .title
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| file_stem(&name));
+    let mut vectors = Vec::with_capacity(chunks.len());
+    for batch in chunks.chunks(EMBED_BATCH) {
+        let texts: Vec<String> = batch
+            .iter()
+            .map(|c| embedding_text(&title, c.section.as_deref(), &c.text))
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let out = target
+            .embedder
+            .embed(&refs)
+            .map_err(|e| failed(&source, "embedding", e.to_string()))?;
+        *tokens += out.tokens;
+        vectors.extend(out.vectors);
+    }
+    let record = DocumentRecord {
+        id,
+        title,
+        source,
+        format: detect_format(&name).map(format_name).unwrap_or("unknown").to_owned(),
+        content_hash,
+        metadata,
+        bytes: bytes.len() as u64,
+        chunk_count: chunks.len() as u32,
+        ingested_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+    };
+    let chunks = chunks
+        .into_iter()
+        .zip(vectors)
+        .map(|(c, vector)| NewChunk {
+            text: c.text,
+            page: c.page,
+            section: c.section,
+            vector,
+        })
+        .collect();
+    Ok(Prepared::Changed(NewDocument { record, chunks }))
+}
+
+/// The text an embedder sees for a chunk: title and section give it context.
+fn embedding_text(title: &str, section: Option<&str>, text: &str) -> String {
+    match section {
+        Some(s) => format!("{title} — {s}\n{text}"),
+        None => format!("{title}\n{text}"),
+    }
+}
+
+/// Why `metadata` falls outside what the pipeline may hold, if it does.
+fn disallowed(metadata: &Metadata, allowed: &Filter) -> Option<String> {
+    let values = |field: &str| -> Vec<&str> {
+        match field {
+            "domain" => vec![metadata.domain.as_str()],
+            "department" => metadata.department.as_deref().into_iter().collect(),
+            "doc_type" => metadata.doc_type.as_deref().into_iter().collect(),
+            _ => metadata.tags.iter().map(String::as_str).collect(),
+        }
+    };
+    allowed.fields.iter().find_map(|(field, allowed_values)| {
+        let have = values(field);
+        let ok = have.iter().any(|v| allowed_values.iter().any(|a| a == v));
+        (!ok).then(|| {
+            format!(
+                "{field} {have:?} is not allowed by this pipeline (allowed: {})",
+                allowed_values.join(", ")
+            )
+        })
+    })
+}
+
+/// Stable document id for a source: re-ingesting the same source replaces its document.
+pub fn document_id(source: &str) -> String {
+    hex::encode(Sha256::digest(source.as_bytes()))[..16].to_owned()
+}
+
+fn file_stem(name: &str) -> String {
+    Path::new(name)
+        .file_stem()
+        .map_or_else(|| name.to_owned(), |s| s.to_string_lossy().into_owned())
+}
+
+fn format_name(f: parse::DocFormat) -> &'static str {
+    match f {
+        parse::DocFormat::Text => "txt",
+        parse::DocFormat::Markdown => "markdown",
+        parse::DocFormat::Html => "html",
+        parse::DocFormat::Pdf => "pdf",
+        parse::DocFormat::Docx => "docx",
+    }
+}
+
+/// The files under `paths` (files as given, directories walked recursively in
+/// name order; hidden entries skipped). Sources are named relative to `base`
+/// when inside it, so an index built from a checkout names files the same everywhere.
+///
+/// # Errors
+/// A path that does not exist or cannot be read, with the path.
+pub fn collect_inputs(paths: &[PathBuf], base: &Path) -> Result<Vec<IngestInput>, std::io::Error> {
+    let base = base.canonicalize()?;
+    let mut out = Vec::new();
+    let mut stack: Vec<PathBuf> = paths.iter().rev().cloned().collect();
+    while let Some(path) = stack.pop() {
+        let meta =
+            std::fs::metadata(&path).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        if meta.is_dir() {
+            let mut children: Vec<PathBuf> = std::fs::read_dir(&path)?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+                .collect();
+            children.sort();
+            stack.extend(children.into_iter().rev());
+        } else {
+            let canonical = path.canonicalize()?;
+            let source = canonical
+                .strip_prefix(&base)
+                .unwrap_or(&canonical)
+                .to_string_lossy()
+                .into_owned();
+            out.push(IngestInput::File { path, source });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,17 @@
+//! ragline: a declarative RAG engine.
+//!
+//! A pipeline is one YAML file. [`config`] turns it into a checked spec,
+//! [`pipeline`] builds the runtime stages from that spec and runs queries,
+//! [`ingest`] turns files into chunks, [`store`] keeps them (LMDB + arroy +
+//! tantivy), [`providers`] embed and generate, and [`http`] serves it all.
+//! `ARCHITECTURE.md` walks through the modules in data-flow order.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod ingest;
+pub mod pipeline;
+pub mod prompts;
+pub mod providers;
+pub mod stages;
+pub mod store;

@@ -1,0 +1,296 @@
+//! One query through the stages: retrieve (vector ∥ BM25 → fuse, filtered) →
+//! route → prompt → generate.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::Pipeline;
+use crate::prompts::{PromptSource, RenderError};
+use crate::providers::ProviderError;
+use crate::providers::llm::{ContextChunk, GenerateRequest};
+use crate::stages::retrieve::Fused;
+use crate::store::{Filter, StoreError};
+
+/// Longest accepted question, in characters.
+pub const MAX_QUERY_CHARS: usize = 4000;
+/// Filter fields a request may use.
+const FILTER_FIELDS: &[&str] = &["domain", "department", "doc_type", "tags"];
+
+/// A question for a pipeline.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    /// The question.
+    pub query: String,
+    /// Restrict to these domains (must be within the pipeline's own filter).
+    #[serde(default)]
+    pub domain: Option<OneOrMany>,
+    /// Restrict by metadata: `{"doc_type": ["policy"], "tags": ["leave"]}`.
+    #[serde(default)]
+    pub filters: Option<BTreeMap<String, Vec<String>>>,
+    /// Sources to return (default: the pipeline's `retrieve.top_k`, at most 50).
+    #[serde(default)]
+    pub top_k: Option<usize>,
+    /// Caller's session, for logs (and sticky prompt A/B assignment later).
+    #[serde(default)]
+    pub session_id: Option<String>,
+}
+
+/// A string or a list of strings.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// An answer with the sources it came from.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct QueryResponse {
+    pub pipeline: String,
+    pub answer: String,
+    pub sources: Vec<Source>,
+    pub route: RouteInfo,
+    pub usage: Usage,
+    pub latency_ms: f64,
+}
+
+/// One retrieved chunk, with the scores that ranked it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Source {
+    /// Citation number used in the answer (`[n]`).
+    pub n: usize,
+    pub document_id: String,
+    pub title: String,
+    /// File path or upload name the document came from.
+    pub source: String,
+    pub domain: String,
+    pub chunk_id: u32,
+    pub text: String,
+    pub page: Option<u32>,
+    pub section: Option<String>,
+    /// Fused score (the ranking).
+    pub score: f32,
+    /// BM25 score, when the keyword search found the chunk.
+    pub keyword_score: Option<f32>,
+    /// Cosine similarity, when the vector search found the chunk.
+    pub vector_score: Option<f32>,
+}
+
+/// Which model and prompt answered.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RouteInfo {
+    pub model: String,
+    /// Provider behind the model, e.g. `extractive`.
+    pub provider: String,
+    pub prompt: String,
+    /// Content hash of the prompt file used.
+    pub prompt_version: String,
+    pub reason: String,
+}
+
+/// What the query consumed. The extractive generator counts words, having no tokenizer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct Usage {
+    pub embedding_tokens: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+}
+
+/// Why a query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("query must not be empty")]
+    EmptyQuery,
+    #[error("query is {0} characters; the limit is {MAX_QUERY_CHARS}")]
+    QueryTooLong(usize),
+    #[error("unknown filter field `{0}` (known: domain, department, doc_type, tags)")]
+    UnknownFilterField(String),
+    #[error("{field} `{value}` is not allowed by pipeline `{pipeline}` (allowed: {allowed})")]
+    Forbidden {
+        pipeline: String,
+        field: String,
+        value: String,
+        allowed: String,
+    },
+    #[error("top_k must be between 1 and 50")]
+    BadTopK,
+    #[error("model `{0}` chosen by the route is not defined")]
+    UnknownModel(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Pipeline {
+    /// Answer one question.
+    ///
+    /// # Errors
+    /// [`QueryError`]: bad requests (empty, too long, bad filters, forbidden domain) and
+    /// failures of the store, embedder or generator.
+    pub async fn query(self: &Arc<Self>, request: QueryRequest) -> Result<QueryResponse, QueryError> {
+        let started = Instant::now();
+        let question = request.query.trim().to_owned();
+        if question.is_empty() {
+            return Err(QueryError::EmptyQuery);
+        }
+        let chars = question.chars().count();
+        if chars > MAX_QUERY_CHARS {
+            return Err(QueryError::QueryTooLong(chars));
+        }
+        let top_k = match request.top_k {
+            None => self.spec.retrieve.top_k,
+            Some(k) if (1..=50).contains(&k) => k,
+            Some(_) => return Err(QueryError::BadTopK),
+        };
+        let filter = self.effective_filter(&request)?;
+
+        let this = self.clone();
+        let q = question.clone();
+        let (hits, embedding_tokens) = tokio::task::spawn_blocking(move || this.retrieve(&q, &filter, top_k))
+            .await
+            .map_err(|e| QueryError::Internal(e.to_string()))??;
+
+        let target = &self.spec.route.default;
+        let generator = self
+            .spec
+            .generate
+            .models
+            .get(&target.model)
+            .ok_or_else(|| QueryError::UnknownModel(target.model.clone()))?;
+        let prompt_sources: Vec<PromptSource> = hits
+            .iter()
+            .map(|s| PromptSource {
+                n: s.n,
+                title: s.title.clone(),
+                text: s.text.clone(),
+                page: s.page,
+                section: s.section.clone(),
+            })
+            .collect();
+        let prompt = target.prompt.render(&self.spec.name, &question, &prompt_sources)?;
+        let context = hits
+            .iter()
+            .map(|s| ContextChunk {
+                n: s.n,
+                title: s.title.clone(),
+                text: s.text.clone(),
+                score: s.score,
+            })
+            .collect();
+        let generation = generator
+            .generate(&GenerateRequest {
+                question,
+                prompt,
+                context,
+            })
+            .await?;
+
+        Ok(QueryResponse {
+            pipeline: self.spec.name.clone(),
+            answer: generation.text,
+            sources: hits,
+            route: RouteInfo {
+                model: target.model.clone(),
+                provider: generator.name().to_owned(),
+                prompt: target.prompt.name.clone(),
+                prompt_version: target.prompt.hash.clone(),
+                reason: "default route".to_owned(),
+            },
+            usage: Usage {
+                embedding_tokens: embedding_tokens as u64,
+                input_tokens: generation.input_tokens,
+                output_tokens: generation.output_tokens,
+                cost_usd: 0.0,
+            },
+            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+
+    /// The pipeline's filter narrowed by the request; never widened.
+    fn effective_filter(&self, request: &QueryRequest) -> Result<Filter, QueryError> {
+        let mut requested: BTreeMap<String, Vec<String>> = request.filters.clone().unwrap_or_default();
+        if let Some(domain) = &request.domain {
+            let values = match domain {
+                OneOrMany::One(d) => vec![d.clone()],
+                OneOrMany::Many(ds) => ds.clone(),
+            };
+            requested.insert("domain".to_owned(), values);
+        }
+        let mut filter = self.spec.retrieve.filter.clone();
+        for (field, values) in requested {
+            if !FILTER_FIELDS.contains(&field.as_str()) {
+                return Err(QueryError::UnknownFilterField(field));
+            }
+            if values.is_empty() {
+                continue;
+            }
+            if let Some(allowed) = filter.fields.get(&field) {
+                if let Some(bad) = values.iter().find(|v| !allowed.contains(v)) {
+                    return Err(QueryError::Forbidden {
+                        pipeline: self.spec.name.clone(),
+                        field,
+                        value: bad.clone(),
+                        allowed: allowed.join(", "),
+                    });
+                }
+            }
+            filter.fields.insert(field, values);
+        }
+        Ok(filter)
+    }
+
+    /// Hybrid search: both searches filtered inside, fused, top `top_k` with their chunks.
+    fn retrieve(&self, question: &str, filter: &Filter, top_k: usize) -> Result<(Vec<Source>, usize), QueryError> {
+        let index = self.index()?;
+        let embedder = self.embedder()?;
+        let stage = &self.spec.retrieve;
+        let embedded = embedder.embed(&[question])?;
+        let vector = embedded
+            .vectors
+            .first()
+            .ok_or_else(|| QueryError::Internal("embedder returned no vector".into()))?;
+        let keyword = index.keyword_search(question, filter, stage.candidates)?;
+        let semantic = index.vector_search(vector, filter, stage.candidates)?;
+        let fused: Vec<Fused> = stage.fusion.fuse(&keyword, &semantic).into_iter().take(top_k).collect();
+        let ids: Vec<u32> = fused.iter().map(|f| f.chunk).collect();
+        let chunks: HashMap<u32, _> = index.chunks(&ids)?.into_iter().map(|c| (c.id, c)).collect();
+        let mut docs = HashMap::new();
+        let mut sources = Vec::with_capacity(fused.len());
+        for f in fused {
+            let Some(chunk) = chunks.get(&f.chunk) else { continue };
+            if !docs.contains_key(&chunk.doc_id) {
+                let doc = index.document(&chunk.doc_id)?;
+                docs.insert(chunk.doc_id.clone(), doc);
+            }
+            let Some(Some(doc)) = docs.get(&chunk.doc_id) else {
+                continue;
+            };
+            sources.push(Source {
+                n: sources.len() + 1,
+                document_id: doc.id.clone(),
+                title: doc.title.clone(),
+                source: doc.source.clone(),
+                domain: doc.metadata.domain.clone(),
+                chunk_id: chunk.id,
+                text: chunk.text.clone(),
+                page: chunk.page,
+                section: chunk.section.clone(),
+                score: f.score,
+                keyword_score: f.keyword_score,
+                vector_score: f.vector_score,
+            });
+        }
+        Ok((sources, embedded.tokens))
+    }
+}

@@ -1,0 +1,81 @@
+//! Heavy things shared by every snapshot: open indexes and loaded models. A
+//! reload builds new pipelines but reuses these, so it never reloads a model.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::providers::ProviderError;
+use crate::providers::embed::hash::HashEmbedder;
+use crate::providers::embed::local_bert::LocalBert;
+use crate::providers::embed::{Embedder, model_files};
+use crate::stages::ingest::{EmbedProvider, EmbedSpec};
+use crate::store::{Index, IndexOptions, StoreError};
+
+/// Open indexes and loaded embedders, opened on first use and kept.
+pub struct Resources {
+    data_dir: PathBuf,
+    model_dir: PathBuf,
+    indexes: Mutex<HashMap<String, Arc<Index>>>,
+    embedders: Mutex<HashMap<EmbedSpec, Arc<dyn Embedder>>>,
+}
+
+impl Resources {
+    /// Indexes live under `data_dir/indexes/<name>`; models are cached in `model_dir`.
+    pub fn new(data_dir: PathBuf, model_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            model_dir,
+            indexes: Mutex::default(),
+            embedders: Mutex::default(),
+        }
+    }
+
+    /// Where the indexes live.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The index called `name`, opened (and created) on first use.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the index cannot be opened.
+    pub fn index(&self, name: &str) -> Result<Arc<Index>, StoreError> {
+        let mut indexes = self
+            .indexes
+            .lock()
+            .map_err(|_| StoreError::Corrupt("index registry lock poisoned".into()))?;
+        if let Some(index) = indexes.get(name) {
+            return Ok(index.clone());
+        }
+        let index = Arc::new(Index::open(
+            &self.data_dir.join("indexes").join(name),
+            &IndexOptions::default(),
+        )?);
+        indexes.insert(name.to_owned(), index.clone());
+        Ok(index)
+    }
+
+    /// The embedder for `spec`, loaded (and for `local`, fetched) on first use.
+    ///
+    /// # Errors
+    /// [`ProviderError::ModelUnavailable`] when the model cannot be fetched or loaded.
+    pub fn embedder(&self, spec: &EmbedSpec) -> Result<Arc<dyn Embedder>, ProviderError> {
+        let mut embedders = self
+            .embedders
+            .lock()
+            .map_err(|_| ProviderError::ModelUnavailable("embedder registry lock poisoned".into()))?;
+        if let Some(e) = embedders.get(spec) {
+            return Ok(e.clone());
+        }
+        let embedder: Arc<dyn Embedder> = match spec.provider {
+            EmbedProvider::Hash => Arc::new(HashEmbedder::new(spec.dims)),
+            EmbedProvider::Local => {
+                let files = model_files::ensure_minilm(&self.model_dir)?;
+                Arc::new(LocalBert::load(&files)?)
+            }
+        };
+        embedders.insert(spec.clone(), embedder.clone());
+        Ok(embedder)
+    }
+}

@@ -1,0 +1,270 @@
+//! [`Index`]: the public face of the store, tying LMDB (source of truth), arroy
+//! (inside LMDB) and the tantivy BM25 index (derived, beside it) together.
+
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+
+use tantivy::TantivyError;
+
+use super::bm25::Bm25;
+use super::lmdb::{self, Databases, Env};
+use super::write::{self, Applied};
+use super::{
+    ChunkId, ChunkRecord, DocumentRecord, EmbedderInfo, Filter, IndexStats, NewDocument, StoreError, facets, vectors,
+};
+
+/// How to open an [`Index`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexOptions {
+    /// Maximum size of the LMDB map, in bytes: a hard cap on the index size. It is
+    /// virtual address space, reserved but not allocated (default 8 GiB).
+    pub map_size_bytes: usize,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        IndexOptions {
+            map_size_bytes: 8 << 30,
+        }
+    }
+}
+
+/// One index: documents, chunks, their vectors and a BM25 index, in a directory
+/// (`lmdb/` and `bm25/`). Cheap to share (`Send + Sync`); writes are serialized.
+/// Open each directory once per process.
+pub struct Index {
+    env: Env,
+    dbs: Databases,
+    bm25: Bm25,
+    /// Serializes writes, so the BM25 side is applied in LMDB commit order.
+    write_lock: Mutex<()>,
+}
+
+impl Index {
+    /// Opens the index in `dir`, creating `dir/lmdb` and `dir/bm25` if missing, and
+    /// rebuilds the BM25 index from LMDB if a crash left it behind.
+    ///
+    /// Errors: `Io` when the directories cannot be created, `Lmdb` when LMDB cannot
+    /// open (including when this process already has `dir` open), `Bm25` when tantivy fails.
+    pub fn open(dir: &Path, opts: &IndexOptions) -> Result<Index, StoreError> {
+        let env = lmdb::open_env(&dir.join("lmdb"), opts.map_size_bytes)?;
+        let dbs = lmdb::create_databases(&env)?;
+        let bm25 = Bm25::open(&dir.join("bm25"))?;
+        let index = Index {
+            env,
+            dbs,
+            bm25,
+            write_lock: Mutex::new(()),
+        };
+        let rtxn = index.env.read_txn()?;
+        let generation = index.dbs.generation(&rtxn)?;
+        drop(rtxn);
+        let committed = index.bm25.committed_generation()?;
+        if committed != Some(generation) {
+            if generation > 0 {
+                tracing::info!(dir = %dir.display(), generation, ?committed, "BM25 index behind LMDB; rebuilding it");
+            }
+            let _guard = index.lock_writes();
+            match index.rebuild_bm25() {
+                Ok(()) => {}
+                // Another process is writing; its commit brings the BM25 index up to date.
+                Err(StoreError::Bm25(error @ TantivyError::LockFailure(..))) => {
+                    tracing::warn!(dir = %dir.display(), %error, "BM25 index busy; not rebuilt");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(index)
+    }
+
+    /// The embedder that built the index; `None` until the first write.
+    ///
+    /// Errors: `Lmdb` on read failure.
+    pub fn embedder(&self) -> Result<Option<EmbedderInfo>, StoreError> {
+        let rtxn = self.env.read_txn()?;
+        self.dbs.embedder(&rtxn)
+    }
+
+    /// The document `id`, without its chunks.
+    ///
+    /// Errors: `Lmdb` on read or decode failure.
+    pub fn document(&self, id: &str) -> Result<Option<DocumentRecord>, StoreError> {
+        if !write::key_fits(id, &self.dbs) {
+            return Ok(None);
+        }
+        let rtxn = self.env.read_txn()?;
+        Ok(self.dbs.documents.get(&rtxn, id)?)
+    }
+
+    /// Every document whose metadata passes `filter`, sorted by source (then id).
+    ///
+    /// Errors: `UnknownFilterField`, `Lmdb` on read or decode failure.
+    pub fn documents(&self, filter: &Filter) -> Result<Vec<DocumentRecord>, StoreError> {
+        facets::validate(filter)?;
+        let rtxn = self.env.read_txn()?;
+        let mut out = Vec::new();
+        for entry in self.dbs.documents.iter(&rtxn)? {
+            let (_, record) = entry?;
+            if facets::matches(filter, &record.metadata) {
+                out.push(record);
+            }
+        }
+        out.sort_by(|a, b| a.source.cmp(&b.source).then_with(|| a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// One batch: insert/replace `upserts` (by record.id; old chunks of a replaced doc are removed everywhere) and delete `deletes`.
+    /// The first write records `embedder`; a later write with another id or dims → StoreError::EmbedderMismatch, nothing written.
+    ///
+    /// Deletes apply before upserts; of several upserts with one id the last wins.
+    /// `record.chunk_count` is set here.
+    ///
+    /// Errors: `EmbedderMismatch`, `Dimension` (a chunk vector is not `embedder.dims`
+    /// long) and `KeyLength` write nothing. `Lmdb`/`Vector` on LMDB failure write
+    /// nothing. `Bm25` means LMDB committed but the BM25 index did not; it catches up
+    /// on the next write or open.
+    pub fn write(
+        &self,
+        embedder: &EmbedderInfo,
+        upserts: Vec<NewDocument>,
+        deletes: &[String],
+    ) -> Result<(), StoreError> {
+        write::validate(embedder, &upserts, &self.dbs)?;
+        let _guard = self.lock_writes();
+        if let Some(applied) = write::apply(&self.env, &self.dbs, embedder, upserts, deletes)? {
+            self.update_bm25(&applied)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes document `id` and its chunks; `false` when it was absent.
+    ///
+    /// Errors: as [`Index::write`].
+    pub fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let Some(embedder) = self.embedder()? else {
+            return Ok(false);
+        };
+        let _guard = self.lock_writes();
+        match write::apply(&self.env, &self.dbs, &embedder, Vec::new(), &[id.to_owned()])? {
+            Some(applied) => {
+                self.update_bm25(&applied)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// BM25 over title + body. `query` is raw user text: it must never fail on syntax (quotes, parens, AND, ':', '*'...).
+    ///
+    /// Only chunks passing `filter` are ranked, so `limit` is filled from them.
+    /// Text without any word (empty, `*`) gives no results.
+    ///
+    /// Errors: `UnknownFilterField`, `Bm25` on search failure.
+    pub fn keyword_search(
+        &self,
+        query: &str,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<(ChunkId, f32)>, StoreError> {
+        facets::validate(filter)?;
+        self.bm25.search(query, filter, limit)
+    }
+
+    /// Cosine similarity (higher is better), restricted to chunks passing `filter` INSIDE the search (candidate bitmap), so `limit` is filled from allowed chunks only.
+    ///
+    /// Up to 2,000 allowed chunks are scanned exactly; above that arroy's trees are
+    /// searched with a raised `search_k`. An empty index or candidate set gives no results.
+    ///
+    /// Errors: `UnknownFilterField`, `Dimension` when `vector` does not match the
+    /// index, `Lmdb`/`Vector`/`Corrupt` on read failure.
+    pub fn vector_search(
+        &self,
+        vector: &[f32],
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<(ChunkId, f32)>, StoreError> {
+        facets::validate(filter)?;
+        let rtxn = self.env.read_txn()?;
+        let candidates = facets::candidates(&rtxn, &self.dbs, filter)?;
+        vectors::search(&rtxn, self.dbs.vectors, vector, candidates.as_ref(), limit)
+    }
+
+    /// The chunks `ids`, in the same order; unknown ids are skipped.
+    ///
+    /// Errors: `Lmdb` on read or decode failure.
+    pub fn chunks(&self, ids: &[ChunkId]) -> Result<Vec<ChunkRecord>, StoreError> {
+        let rtxn = self.env.read_txn()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if let Some(chunk) = self.dbs.chunk(&rtxn, id)? {
+                out.push(chunk);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Document and chunk counts.
+    ///
+    /// Errors: `Lmdb` on read failure.
+    pub fn stats(&self) -> Result<IndexStats, StoreError> {
+        let rtxn = self.env.read_txn()?;
+        Ok(IndexStats {
+            documents: self.dbs.documents.len(&rtxn)?,
+            chunks: self.dbs.chunks.len(&rtxn)?,
+        })
+    }
+
+    fn lock_writes(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The mutex guards no data, so a panic in another write leaves nothing to repair.
+        self.write_lock.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Applies a committed LMDB write to the BM25 index: incrementally when the BM25
+    /// index is at the previous generation, by a full rebuild otherwise.
+    fn update_bm25(&self, applied: &Applied) -> Result<(), StoreError> {
+        if self.bm25.committed_generation()? != Some(applied.generation - 1) {
+            return self.rebuild_bm25();
+        }
+        let writer = self.bm25.writer()?;
+        for &id in &applied.removed {
+            writer.delete(id);
+        }
+        for (doc, chunks) in &applied.added {
+            for chunk in chunks {
+                writer.add(doc, chunk)?;
+            }
+        }
+        writer.commit(applied.generation)
+    }
+
+    /// Replaces the BM25 index with the chunks of one LMDB snapshot.
+    fn rebuild_bm25(&self) -> Result<(), StoreError> {
+        let rtxn = self.env.read_txn()?;
+        let generation = self.dbs.generation(&rtxn)?;
+        let writer = self.bm25.writer()?;
+        writer.delete_all()?;
+        for entry in self.dbs.documents.iter(&rtxn)? {
+            let (id, doc) = entry?;
+            for chunk_id in &self.dbs.doc_chunk_ids(&rtxn, id)? {
+                match self.dbs.chunk(&rtxn, chunk_id)? {
+                    Some(chunk) => writer.add(&doc, &chunk)?,
+                    None => {
+                        return Err(StoreError::Corrupt(format!(
+                            "document {id} lists missing chunk {chunk_id}"
+                        )));
+                    }
+                }
+            }
+        }
+        writer.commit(generation)
+    }
+
+    /// Test hook: the LMDB half of [`Index::write`] only, as if the process died
+    /// before the BM25 commit.
+    #[cfg(test)]
+    pub(super) fn write_lmdb_only(&self, embedder: &EmbedderInfo, upserts: Vec<NewDocument>) -> Result<(), StoreError> {
+        write::validate(embedder, &upserts, &self.dbs)?;
+        write::apply(&self.env, &self.dbs, embedder, upserts, &[])?;
+        Ok(())
+    }
+}

@@ -1,0 +1,152 @@
+//! The index: one LMDB environment (heed) holding documents, chunks and the arroy
+//! vector index, plus a tantivy BM25 index beside it. The only module that knows
+//! heed, arroy and tantivy.
+//!
+//! LMDB is the source of truth. Each write is one LMDB transaction; the BM25 index
+//! is committed after it, tagged with the same generation number, and rebuilt from
+//! LMDB on open when a crash left the two apart.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+mod bm25;
+mod facets;
+mod index;
+mod lmdb;
+#[cfg(test)]
+mod tests;
+mod vectors;
+mod write;
+
+pub use index::{Index, IndexOptions};
+
+/// Chunk ids are `u32` because arroy item ids are.
+pub type ChunkId = u32;
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// LMDB failed (I/O, map full, ...).
+    #[error("LMDB: {0}")]
+    Lmdb(#[from] heed::Error),
+    /// The arroy vector index failed.
+    #[error("vector index: {0}")]
+    Vector(#[from] arroy::Error),
+    /// The tantivy BM25 index failed.
+    #[error("BM25 index: {0}")]
+    Bm25(#[from] tantivy::TantivyError),
+    /// A BM25 query could not be built (not produced for user text, which never fails).
+    #[error("BM25 query: {0}")]
+    Bm25Query(#[from] tantivy::query::QueryParserError),
+    /// A file-system operation on the index directory failed.
+    #[error("I/O on {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// The index was built by another embedder or dimension than the one asked to use it.
+    #[error(
+        "index was built with embedder {stored} ({stored_dims} dims), not {requested} ({requested_dims} dims); re-ingest into a new index"
+    )]
+    EmbedderMismatch {
+        stored: String,
+        stored_dims: usize,
+        requested: String,
+        requested_dims: usize,
+    },
+    /// A vector (to store or to search with) has the wrong number of dimensions.
+    #[error("vector has {got} dimensions, the index expects {expected}")]
+    Dimension { expected: usize, got: usize },
+    /// Stored data could not be decoded.
+    #[error("index is corrupt: {0}")]
+    Corrupt(String),
+    /// A filter names a field other than `domain`, `department`, `doc_type`, `tags`.
+    #[error("unknown filter field `{field}`; expected one of domain, department, doc_type, tags")]
+    UnknownFilterField { field: String },
+    /// A document id is empty, or it or a metadata value is too long to be an LMDB key.
+    #[error("{what} is {len} bytes long; index keys must be 1 to {max} bytes")]
+    KeyLength { what: String, len: usize, max: usize },
+    /// All 2^32 chunk ids have been handed out (they are never reused); re-ingest into a new index.
+    #[error("the index has used up its 2^32 chunk ids; re-ingest into a new index")]
+    ChunkIdsExhausted,
+}
+
+/// Which embedder built an index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbedderInfo {
+    pub id: String,
+    pub dims: usize,
+}
+
+/// Metadata every document carries; filters match on these fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    pub domain: String,
+    pub department: Option<String>,
+    pub doc_type: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// A stored document (without its chunks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentRecord {
+    /// Stable id derived from the source, so re-ingesting a path replaces its document.
+    pub id: String,
+    pub title: String,
+    /// Where it came from: a path, `upload:<name>`, or an object URL.
+    pub source: String,
+    /// `txt`, `markdown`, `html`, `pdf`, `docx`.
+    pub format: String,
+    /// Hex sha256 of the original bytes.
+    pub content_hash: String,
+    pub metadata: Metadata,
+    pub bytes: u64,
+    pub chunk_count: u32,
+    /// Unix seconds.
+    pub ingested_at: u64,
+}
+
+/// A stored chunk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkRecord {
+    pub id: ChunkId,
+    pub doc_id: String,
+    /// Position of the chunk within its document, from 0.
+    pub ordinal: u32,
+    pub text: String,
+    pub page: Option<u32>,
+    pub section: Option<String>,
+}
+
+/// A chunk to store, with its embedding.
+#[derive(Debug, Clone)]
+pub struct NewChunk {
+    pub text: String,
+    pub page: Option<u32>,
+    pub section: Option<String>,
+    pub vector: Vec<f32>,
+}
+
+/// A document to insert, replacing any document with the same id.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    /// `chunk_count` is set by the store.
+    pub record: DocumentRecord,
+    pub chunks: Vec<NewChunk>,
+}
+
+/// Metadata filter: a chunk passes when, for every field, its value (any of its
+/// tags for `tags`) is one of the listed values. An empty filter passes everything.
+/// Fields: `domain`, `department`, `doc_type`, `tags`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub fields: BTreeMap<String, Vec<String>>,
+}
+
+/// Counts for health and listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct IndexStats {
+    pub documents: u64,
+    pub chunks: u64,
+}
