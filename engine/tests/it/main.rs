@@ -3,3 +3,5 @@
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod config_errors;
+mod server;
+mod support;

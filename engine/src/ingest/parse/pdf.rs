@@ -174,3 +174,24 @@ mod tests {
         assert!(matches!(parse(b"hello"), Err(ParseError::Corrupt(_))));
     }
 }
+
+#[cfg(test)]
+mod dump_tmp {
+    #[test]
+    #[ignore]
+    fn dump() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/docs/pdf/");
+        let only = std::env::var("DUMP").unwrap_or_default();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if !path.to_string_lossy().contains(&only) { continue; }
+            let t = std::time::Instant::now();
+            let r = super::parse(&std::fs::read(&path).unwrap());
+            eprintln!("==== {} {:?}", path.display(), t.elapsed());
+            match r {
+                Ok(d) => { eprintln!("title {:?} pages {}", d.title, d.sections.len()); for s in d.sections.iter().take(std::env::var("PAGES").ok().and_then(|p| p.parse().ok()).unwrap_or(2)) { eprintln!("-- page {:?}\n{:?}", s.page, s.text.chars().take(std::env::var("CHARS").ok().and_then(|p| p.parse().ok()).unwrap_or(600)).collect::<String>()); } }
+                Err(e) => eprintln!("ERR {e:?}"),
+            }
+        }
+    }
+}

