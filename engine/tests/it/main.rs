@@ -2,6 +2,8 @@
 //! 127.0.0.1:0.
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
+mod cli;
 mod config_errors;
+mod demo;
 mod server;
 mod support;

@@ -269,7 +269,7 @@ mod tests {
         let doc = parse(&read("golang-gc-guide.html"));
         let text = all_text(&doc);
         assert!(text.contains("Tracing Garbage Collection"));
-        for leaked in ["d3.js", "function(", "font-family", "{\n", "<script", "<style"] {
+        for leaked in [".gc-guide-graph", "flex-direction", "Do not send CLs", "d3.js", "<script", "<style"] {
             assert!(!text.contains(leaked), "script/style text leaked: {leaked:?}");
         }
         let gogc = doc.sections.iter().find(|s| s.text.starts_with("GOGC\n")).unwrap();
@@ -304,7 +304,7 @@ mod tests {
     fn habibi_title_and_arabic_body() {
         let doc = parse(&read("pypdf-habibi.html"));
         assert_eq!(doc.title.as_deref(), Some("habibi"));
-        assert_eq!(all_text(&doc), "حَبيبي habibi");
+        assert_eq!(all_text(&doc).trim(), "حَبيبي habibi");
     }
 
     #[test]

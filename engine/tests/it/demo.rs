@@ -1,0 +1,47 @@
+//! The README's main path on the real model: the demo config, served with
+//! `--ingest` on the local MiniLM embedder, answers the HR question from the HR documents.
+
+use serde_json::{Value, json};
+
+use crate::support::{Server, client};
+
+#[tokio::test]
+async fn demo_serves_hr_answer_with_sources_on_the_local_model() {
+    let s = Server::start("..", &["--ingest"]);
+    let c = client();
+    let r = c
+        .post(s.url("/v1/pipelines/hr/query"))
+        .json(&json!({"query": "How many vacation days do employees get?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    let answer = body["answer"].as_str().unwrap();
+    assert!(answer.contains("25 days"), "{body:#}");
+    let sources = body["sources"].as_array().unwrap();
+    assert!(!sources.is_empty());
+    assert!(sources.iter().all(|s| s["domain"] == "hr"));
+    assert!(sources[0]["source"].as_str().unwrap().starts_with("data/documents/hr/"), "{body:#}");
+    assert!(sources[0]["vector_score"].as_f64().unwrap() > 0.3, "MiniLM should find the leave policy: {body:#}");
+
+    // Each demo pipeline answers from its own domain.
+    for (pipeline, question, expected) in [
+        ("legal", "How quickly must a customer be told about a personal data breach?", "48 hours"),
+        ("engineering", "How quickly must a SEV1 be acknowledged?", "5 minutes"),
+        ("marketing", "What is the hex code of Northwind Navy?", "#0B2545"),
+    ] {
+        let body: Value = c
+            .post(s.url(&format!("/v1/pipelines/{pipeline}/query")))
+            .json(&json!({"query": question}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let text: String = body["sources"].as_array().unwrap().iter().map(|s| s["text"].as_str().unwrap()).collect();
+        assert!(text.contains(expected), "{pipeline}: {body:#}");
+        assert!(body["sources"].as_array().unwrap().iter().all(|s| s["domain"] == pipeline));
+    }
+}
