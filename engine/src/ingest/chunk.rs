@@ -125,4 +125,32 @@ mod tests {
         assert!(chunks[0].text.contains("alpha") && !chunks[0].text.contains("beta"));
         assert!(chunks[1].text.starts_with("# B"));
     }
+
+    proptest::proptest! {
+        /// Every chunk fits, and no word of the input is lost.
+        #[test]
+        fn chunks_fit_and_cover_every_word(
+            words in proptest::collection::vec("[a-z]{1,12}", 1..600),
+            max in 16usize..120,
+            overlap_pct in 0usize..50,
+            markdown in proptest::bool::ANY,
+        ) {
+            let text = words.join(" ");
+            let kind = if markdown { ChunkKind::Markdown } else { ChunkKind::Text };
+            let settings = ChunkSettings { kind, max_tokens: max, overlap_tokens: max * overlap_pct / 100 };
+            let chunks = chunk_document(&doc(vec![(&text, Some(3))]), settings, None);
+            proptest::prop_assert!(!chunks.is_empty());
+            for c in &chunks {
+                proptest::prop_assert!(c.text.split_whitespace().count() <= max);
+                proptest::prop_assert_eq!(c.page, Some(3));
+            }
+            let mut covered = std::collections::HashSet::new();
+            for c in &chunks {
+                covered.extend(c.text.split_whitespace().map(str::to_owned));
+            }
+            for w in &words {
+                proptest::prop_assert!(covered.contains(w), "lost {}", w);
+            }
+        }
+    }
 }

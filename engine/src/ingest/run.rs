@@ -9,17 +9,15 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::chunk::{ChunkSettings, chunk_document};
-use super::parse::{self, ParseError, detect_format};
+use super::chunk::{Chunk, ChunkSettings, chunk_document};
+use super::parse::{self, DocFormat, ParseError, ParsedDocument, detect_format};
 use crate::providers::ProviderError;
 use crate::providers::embed::Embedder;
 use crate::stages::ingest::IngestStage;
 use crate::store::{DocumentRecord, EmbedderInfo, Filter, Index, Metadata, NewChunk, NewDocument, StoreError};
 
-/// Chunks embedded per call.
-const EMBED_BATCH: usize = 64;
-/// Chunks per store transaction.
-const WRITE_BATCH: usize = 1024;
+/// Chunks per embedding call and store transaction.
+const WRITE_BATCH: usize = 256;
 
 /// One file to ingest.
 #[derive(Debug, Clone)]
@@ -33,13 +31,22 @@ pub enum IngestInput {
         bytes: Vec<u8>,
         metadata: Option<Metadata>,
     },
+    /// Text that needs no parsing (e.g. a dataset record); `source` names it.
+    Text {
+        source: String,
+        title: String,
+        text: String,
+        metadata: Option<Metadata>,
+    },
 }
 
 impl IngestInput {
     /// The name used in reports.
     pub fn source(&self) -> &str {
         match self {
-            IngestInput::File { source, .. } | IngestInput::Bytes { source, .. } => source,
+            IngestInput::File { source, .. } | IngestInput::Bytes { source, .. } | IngestInput::Text { source, .. } => {
+                source
+            }
         }
     }
 }
@@ -112,27 +119,16 @@ pub fn ingest(
     on_file: &mut dyn FnMut(&FileReport),
 ) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
-    let info = EmbedderInfo {
-        id: target.embedder.id().to_owned(),
-        dims: target.embedder.dims(),
-    };
     let mut report = IngestReport::default();
-    let mut pending: Vec<(NewDocument, FileReport)> = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
     let mut pending_chunks = 0;
     for input in inputs {
-        let file_report = match prepare(target, input, &mut report.embedding_tokens) {
+        let file_report = match prepare(target, input) {
             Ok(Prepared::Changed(doc)) => {
                 pending_chunks += doc.chunks.len();
-                let r = FileReport {
-                    source: doc.record.source.clone(),
-                    outcome: FileOutcome::Ingested {
-                        document_id: doc.record.id.clone(),
-                        chunks: doc.chunks.len(),
-                    },
-                };
-                pending.push((doc, r));
+                pending.push(doc);
                 if pending_chunks >= WRITE_BATCH {
-                    flush(target, &info, &mut pending, &mut report, on_file)?;
+                    flush(target, &mut pending, &mut report, on_file)?;
                     pending_chunks = 0;
                 }
                 continue;
@@ -142,24 +138,76 @@ pub fn ingest(
         on_file(&file_report);
         report.files.push(file_report);
     }
-    flush(target, &info, &mut pending, &mut report, on_file)?;
+    flush(target, &mut pending, &mut report, on_file)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
+/// A parsed and chunked document waiting for its embeddings.
+struct Pending {
+    record: DocumentRecord,
+    chunks: Vec<Chunk>,
+}
+
+/// Embed the pending documents' chunks in one call (so the model can batch by length
+/// across documents), then write them in one store transaction.
 fn flush(
     target: &IngestTarget<'_>,
-    info: &EmbedderInfo,
-    pending: &mut Vec<(NewDocument, FileReport)>,
+    pending: &mut Vec<Pending>,
     report: &mut IngestReport,
     on_file: &mut dyn FnMut(&FileReport),
 ) -> Result<(), IngestError> {
     if pending.is_empty() {
         return Ok(());
     }
-    let (docs, reports): (Vec<_>, Vec<_>) = std::mem::take(pending).into_iter().unzip();
-    report.chunks += docs.iter().map(|d| d.chunks.len()).sum::<usize>();
-    target.index.write(info, docs, &[])?;
+    let pending = std::mem::take(pending);
+    let texts: Vec<String> = pending
+        .iter()
+        .flat_map(|d| {
+            d.chunks
+                .iter()
+                .map(|c| embedding_text(&d.record.title, c.section.as_deref(), &c.text))
+        })
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let embedded = target.embedder.embed(&refs)?;
+    if embedded.vectors.len() != texts.len() {
+        return Err(
+            ProviderError::Inference(format!("{} vectors for {} chunks", embedded.vectors.len(), texts.len())).into(),
+        );
+    }
+    report.embedding_tokens += embedded.tokens;
+    report.chunks += texts.len();
+    let mut vectors = embedded.vectors.into_iter();
+    let mut reports = Vec::with_capacity(pending.len());
+    let docs: Vec<NewDocument> = pending
+        .into_iter()
+        .map(|Pending { record, chunks }| {
+            reports.push(FileReport {
+                source: record.source.clone(),
+                outcome: FileOutcome::Ingested {
+                    document_id: record.id.clone(),
+                    chunks: chunks.len(),
+                },
+            });
+            let chunks = chunks
+                .into_iter()
+                .zip(vectors.by_ref())
+                .map(|(c, vector)| NewChunk {
+                    text: c.text,
+                    page: c.page,
+                    section: c.section,
+                    vector,
+                })
+                .collect();
+            NewDocument { record, chunks }
+        })
+        .collect();
+    let info = EmbedderInfo {
+        id: target.embedder.id().to_owned(),
+        dims: target.embedder.dims(),
+    };
+    target.index.write(&info, docs, &[])?;
     for r in reports {
         on_file(&r);
         report.files.push(r);
@@ -168,7 +216,7 @@ fn flush(
 }
 
 enum Prepared {
-    Changed(NewDocument),
+    Changed(Pending),
     Unchanged(FileReport),
 }
 
@@ -185,9 +233,10 @@ fn failed(source: &str, code: &str, message: impl Into<String>) -> Failed {
     })
 }
 
-fn prepare(target: &IngestTarget<'_>, input: IngestInput, tokens: &mut usize) -> Result<Prepared, Failed> {
+/// Read, check and parse one input, unless the index already has it unchanged.
+fn prepare(target: &IngestTarget<'_>, input: IngestInput) -> Result<Prepared, Failed> {
     let stage = target.stage;
-    let (name, source, bytes, metadata) = match input {
+    let (name, source, content, metadata) = match input {
         IngestInput::File { path, source } => {
             let name = path
                 .file_name()
@@ -204,21 +253,27 @@ fn prepare(target: &IngestTarget<'_>, input: IngestInput, tokens: &mut usize) ->
                 return Err(failed(&source, e.code(), e.to_string()));
             }
             let bytes = std::fs::read(&path).map_err(|e| failed(&source, "io", e.to_string()))?;
-            (name, source, bytes, None)
+            (name, source, Content::Bytes(bytes), None)
         }
         IngestInput::Bytes {
             name,
             source,
             bytes,
             metadata,
-        } => (name, source, bytes, metadata),
+        } => (name, source, Content::Bytes(bytes), metadata),
+        IngestInput::Text {
+            source,
+            title,
+            text,
+            metadata,
+        } => (String::new(), source, Content::Text { title, text }, metadata),
     };
     let metadata = metadata.unwrap_or_else(|| stage.defaults.clone());
     if let Some(message) = disallowed(&metadata, target.allowed) {
         return Err(failed(&source, "forbidden_metadata", message));
     }
     let id = document_id(&source);
-    let content_hash = hex::encode(Sha256::digest(&bytes));
+    let content_hash = content.hash();
     let existing = target
         .index
         .document(&id)
@@ -229,7 +284,30 @@ fn prepare(target: &IngestTarget<'_>, input: IngestInput, tokens: &mut usize) ->
             outcome: FileOutcome::Unchanged { document_id: id },
         }));
     }
-    let parsed = parse::parse(&name, &bytes, &stage.limits).map_err(|e| failed(&source, e.code(), e.to_string()))?;
+    let (parsed, bytes, format) = match content {
+        Content::Bytes(bytes) => {
+            let parsed =
+                parse::parse(&name, &bytes, &stage.limits).map_err(|e| failed(&source, e.code(), e.to_string()))?;
+            (parsed, bytes.len(), detect_format(&name).map_or("unknown", format_name))
+        }
+        Content::Text { title, text } => {
+            let len = text.len();
+            let section = parse::Section {
+                text,
+                page: None,
+                heading: None,
+            };
+            (
+                ParsedDocument {
+                    format: DocFormat::Text,
+                    title: Some(title),
+                    sections: vec![section],
+                },
+                len,
+                "txt",
+            )
+        }
+    };
     let settings = ChunkSettings {
         kind: stage.chunk_kind,
         max_tokens: stage.max_tokens,
@@ -241,45 +319,41 @@ fn prepare(target: &IngestTarget<'_>, input: IngestInput, tokens: &mut usize) ->
     }
     let title = parsed
         .title
-        .clone()
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| file_stem(&name));
-    let mut vectors = Vec::with_capacity(chunks.len());
-    for batch in chunks.chunks(EMBED_BATCH) {
-        let texts: Vec<String> = batch
-            .iter()
-            .map(|c| embedding_text(&title, c.section.as_deref(), &c.text))
-            .collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let out = target
-            .embedder
-            .embed(&refs)
-            .map_err(|e| failed(&source, "embedding", e.to_string()))?;
-        *tokens += out.tokens;
-        vectors.extend(out.vectors);
-    }
     let record = DocumentRecord {
         id,
         title,
         source,
-        format: detect_format(&name).map(format_name).unwrap_or("unknown").to_owned(),
+        format: format.to_owned(),
         content_hash,
         metadata,
-        bytes: bytes.len() as u64,
+        bytes: bytes as u64,
         chunk_count: chunks.len() as u32,
         ingested_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
     };
-    let chunks = chunks
-        .into_iter()
-        .zip(vectors)
-        .map(|(c, vector)| NewChunk {
-            text: c.text,
-            page: c.page,
-            section: c.section,
-            vector,
-        })
-        .collect();
-    Ok(Prepared::Changed(NewDocument { record, chunks }))
+    Ok(Prepared::Changed(Pending { record, chunks }))
+}
+
+/// What an input holds: a file's bytes, or text that needs no parsing.
+enum Content {
+    Bytes(Vec<u8>),
+    Text { title: String, text: String },
+}
+
+impl Content {
+    /// Hex sha256 of the bytes, or of the title and text.
+    fn hash(&self) -> String {
+        let digest = match self {
+            Content::Bytes(b) => Sha256::digest(b),
+            Content::Text { title, text } => Sha256::new()
+                .chain_update(title)
+                .chain_update([0])
+                .chain_update(text)
+                .finalize(),
+        };
+        hex::encode(digest)
+    }
 }
 
 /// The text an embedder sees for a chunk: title and section give it context.

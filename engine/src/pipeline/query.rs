@@ -12,7 +12,8 @@ use super::Pipeline;
 use crate::prompts::{PromptSource, RenderError};
 use crate::providers::ProviderError;
 use crate::providers::llm::{ContextChunk, GenerateRequest};
-use crate::stages::retrieve::Fused;
+use crate::stages::fusion::Fused;
+use crate::stages::retrieve::SearchMode;
 use crate::store::{Filter, StoreError};
 
 /// Longest accepted question, in characters.
@@ -235,34 +236,80 @@ impl Pipeline {
             if values.is_empty() {
                 continue;
             }
-            if let Some(allowed) = filter.fields.get(&field) {
-                if let Some(bad) = values.iter().find(|v| !allowed.contains(v)) {
-                    return Err(QueryError::Forbidden {
-                        pipeline: self.spec.name.clone(),
-                        field,
-                        value: bad.clone(),
-                        allowed: allowed.join(", "),
-                    });
-                }
+            if let Some(allowed) = filter.fields.get(&field)
+                && let Some(bad) = values.iter().find(|v| !allowed.contains(v))
+            {
+                return Err(QueryError::Forbidden {
+                    pipeline: self.spec.name.clone(),
+                    field,
+                    value: bad.clone(),
+                    allowed: allowed.join(", "),
+                });
             }
             filter.fields.insert(field, values);
         }
         Ok(filter)
     }
 
-    /// Hybrid search: both searches filtered inside, fused, top `top_k` with their chunks.
+    /// Search the pipeline's index: the searches `mode` names, each filtered inside,
+    /// fused, best first, at most `limit` hits. Also returns the tokens embedded.
+    ///
+    /// # Errors
+    /// Store and embedder failures.
+    pub fn search(
+        &self,
+        question: &str,
+        filter: &Filter,
+        limit: usize,
+        mode: SearchMode,
+    ) -> Result<(Vec<Fused>, usize), QueryError> {
+        let index = self.index()?;
+        let stage = &self.spec.retrieve;
+        let candidates = stage.candidates.max(limit);
+        let keyword = match mode {
+            SearchMode::Vector => Vec::new(),
+            _ => index.keyword_search(question, filter, candidates)?,
+        };
+        let (semantic, tokens) = match mode {
+            SearchMode::Keyword => (Vec::new(), 0),
+            _ => {
+                let embedded = self.embedder()?.embed(&[question])?;
+                let vector = embedded
+                    .vectors
+                    .first()
+                    .ok_or_else(|| QueryError::Internal("embedder returned no vector".into()))?;
+                (index.vector_search(vector, filter, candidates)?, embedded.tokens)
+            }
+        };
+        let mut fused = match mode {
+            SearchMode::Hybrid => stage.fusion.fuse(&keyword, &semantic),
+            SearchMode::Keyword => keyword
+                .iter()
+                .map(|&(chunk, s)| Fused {
+                    chunk,
+                    score: s,
+                    keyword_score: Some(s),
+                    vector_score: None,
+                })
+                .collect(),
+            SearchMode::Vector => semantic
+                .iter()
+                .map(|&(chunk, s)| Fused {
+                    chunk,
+                    score: s,
+                    keyword_score: None,
+                    vector_score: Some(s),
+                })
+                .collect(),
+        };
+        fused.truncate(limit);
+        Ok((fused, tokens))
+    }
+
+    /// Hybrid search for a query, with each hit's chunk and document.
     fn retrieve(&self, question: &str, filter: &Filter, top_k: usize) -> Result<(Vec<Source>, usize), QueryError> {
         let index = self.index()?;
-        let embedder = self.embedder()?;
-        let stage = &self.spec.retrieve;
-        let embedded = embedder.embed(&[question])?;
-        let vector = embedded
-            .vectors
-            .first()
-            .ok_or_else(|| QueryError::Internal("embedder returned no vector".into()))?;
-        let keyword = index.keyword_search(question, filter, stage.candidates)?;
-        let semantic = index.vector_search(vector, filter, stage.candidates)?;
-        let fused: Vec<Fused> = stage.fusion.fuse(&keyword, &semantic).into_iter().take(top_k).collect();
+        let (fused, embedding_tokens) = self.search(question, filter, top_k, SearchMode::Hybrid)?;
         let ids: Vec<u32> = fused.iter().map(|f| f.chunk).collect();
         let chunks: HashMap<u32, _> = index.chunks(&ids)?.into_iter().map(|c| (c.id, c)).collect();
         let mut docs = HashMap::new();
@@ -291,6 +338,6 @@ impl Pipeline {
                 vector_score: f.vector_score,
             });
         }
-        Ok((sources, embedded.tokens))
+        Ok((sources, embedding_tokens))
     }
 }

@@ -6,26 +6,37 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::providers::ProviderError;
+use crate::providers::embed::cached::CachedEmbedder;
 use crate::providers::embed::hash::HashEmbedder;
 use crate::providers::embed::local_bert::LocalBert;
 use crate::providers::embed::{Embedder, model_files};
 use crate::stages::ingest::{EmbedProvider, EmbedSpec};
-use crate::store::{Index, IndexOptions, StoreError};
+use crate::store::{EmbeddingCache, Index, IndexOptions, StoreError};
 
 /// Open indexes and loaded embedders, opened on first use and kept.
 pub struct Resources {
     data_dir: PathBuf,
     model_dir: PathBuf,
+    cache_dir: PathBuf,
     indexes: Mutex<HashMap<String, Arc<Index>>>,
     embedders: Mutex<HashMap<EmbedSpec, Arc<dyn Embedder>>>,
 }
 
 impl Resources {
-    /// Indexes live under `data_dir/indexes/<name>`; models are cached in `model_dir`.
+    /// Indexes live under `data_dir/indexes/<name>` and model embeddings are cached in
+    /// `data_dir/embed-cache`; model files are kept in `model_dir`.
     pub fn new(data_dir: PathBuf, model_dir: PathBuf) -> Self {
+        let cache_dir = data_dir.join("embed-cache");
+        Self::with_cache_dir(data_dir, model_dir, cache_dir)
+    }
+
+    /// Like [`Resources::new`] with the embedding cache elsewhere (e.g. a temporary
+    /// index that should still reuse the cache of the real data dir).
+    pub fn with_cache_dir(data_dir: PathBuf, model_dir: PathBuf, cache_dir: PathBuf) -> Self {
         Self {
             data_dir,
             model_dir,
+            cache_dir,
             indexes: Mutex::default(),
             embedders: Mutex::default(),
         }
@@ -72,7 +83,14 @@ impl Resources {
             EmbedProvider::Hash => Arc::new(HashEmbedder::new(spec.dims)),
             EmbedProvider::Local => {
                 let files = model_files::ensure_minilm(&self.model_dir)?;
-                Arc::new(LocalBert::load(&files)?)
+                let model: Arc<dyn Embedder> = Arc::new(LocalBert::load(&files)?);
+                match EmbeddingCache::open(&self.cache_dir) {
+                    Ok(cache) => Arc::new(CachedEmbedder::new(model, Arc::new(cache))),
+                    Err(e) => {
+                        tracing::warn!(dir = %self.cache_dir.display(), error = %e, "embedding cache unavailable; embedding without it");
+                        model
+                    }
+                }
             }
         };
         embedders.insert(spec.clone(), embedder.clone());

@@ -60,15 +60,15 @@ impl GenerateConfig {
         let mut models: BTreeMap<String, Arc<dyn Generator>> = BTreeMap::new();
         for (name, m) in &self.models {
             let max = m.max_sentences.as_ref().map_or(3, |s| s.value);
-            if let Some(s) = &m.max_sentences {
-                if !(1..=20).contains(&s.value) {
-                    cx.push(Diagnostic::spanned(
-                        cx.file,
-                        s,
-                        format!("generate.models.{name}.max_sentences"),
-                        "max_sentences must be between 1 and 20",
-                    ));
-                }
+            if let Some(s) = &m.max_sentences
+                && !(1..=20).contains(&s.value)
+            {
+                cx.push(Diagnostic::spanned(
+                    cx.file,
+                    s,
+                    format!("generate.models.{name}.max_sentences"),
+                    "max_sentences must be between 1 and 20",
+                ));
             }
             let generator: Arc<dyn Generator> = match m.provider {
                 LlmProvider::Extractive => Arc::new(Extractive::new(max as usize)),

@@ -46,6 +46,7 @@ pub enum SourceConfig {
 /// Chunking settings. Sizes are in the embedder's tokens (words for embedders without a tokenizer).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[derive(Default)]
 pub struct ChunkConfig {
     /// `markdown` splits at headings, then paragraphs and sentences; `text` at paragraphs and sentences.
     #[serde(default)]
@@ -58,16 +59,6 @@ pub struct ChunkConfig {
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
     pub overlap_tokens: Option<Spanned<u32>>,
-}
-
-impl Default for ChunkConfig {
-    fn default() -> Self {
-        Self {
-            kind: ChunkKind::default(),
-            max_tokens: None,
-            overlap_tokens: None,
-        }
-    }
 }
 
 /// Chunker kinds.
@@ -170,15 +161,15 @@ impl IngestConfig {
 
         let embed = match self.embed.provider {
             EmbedProvider::Local => {
-                if let Some(d) = &self.embed.dims {
-                    if d.value != 384 {
-                        cx.push(Diagnostic::spanned(
-                            cx.file,
-                            d,
-                            "ingest.embed.dims",
-                            "the local model has 384 dimensions; remove `dims` or set it to 384",
-                        ));
-                    }
+                if let Some(d) = &self.embed.dims
+                    && d.value != 384
+                {
+                    cx.push(Diagnostic::spanned(
+                        cx.file,
+                        d,
+                        "ingest.embed.dims",
+                        "the local model has 384 dimensions; remove `dims` or set it to 384",
+                    ));
                 }
                 EmbedSpec {
                     provider: EmbedProvider::Local,
@@ -187,15 +178,15 @@ impl IngestConfig {
             }
             EmbedProvider::Hash => {
                 let dims = self.embed.dims.as_ref().map_or(384, |d| d.value);
-                if let Some(d) = &self.embed.dims {
-                    if !(8..=4096).contains(&d.value) {
-                        cx.push(Diagnostic::spanned(
-                            cx.file,
-                            d,
-                            "ingest.embed.dims",
-                            "dims must be between 8 and 4096",
-                        ));
-                    }
+                if let Some(d) = &self.embed.dims
+                    && !(8..=4096).contains(&d.value)
+                {
+                    cx.push(Diagnostic::spanned(
+                        cx.file,
+                        d,
+                        "ingest.embed.dims",
+                        "dims must be between 8 and 4096",
+                    ));
                 }
                 EmbedSpec {
                     provider: EmbedProvider::Hash,
@@ -223,18 +214,18 @@ impl IngestConfig {
                 ));
             }
         }
-        if let Some(o) = &self.chunk.overlap_tokens {
-            if o.value >= max_tokens {
-                cx.push(Diagnostic::spanned(
-                    cx.file,
-                    o,
-                    "ingest.chunk.overlap_tokens",
-                    format!(
-                        "overlap_tokens ({}) must be less than max_tokens ({max_tokens})",
-                        o.value
-                    ),
-                ));
-            }
+        if let Some(o) = &self.chunk.overlap_tokens
+            && o.value >= max_tokens
+        {
+            cx.push(Diagnostic::spanned(
+                cx.file,
+                o,
+                "ingest.chunk.overlap_tokens",
+                format!(
+                    "overlap_tokens ({}) must be less than max_tokens ({max_tokens})",
+                    o.value
+                ),
+            ));
         }
 
         let m = &self.metadata;

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 mod bm25;
+mod embed_cache;
 mod facets;
 mod index;
 mod lmdb;
@@ -19,6 +20,7 @@ mod tests;
 mod vectors;
 mod write;
 
+pub use embed_cache::{CacheKey, EmbeddingCache, cache_key};
 pub use index::{Index, IndexOptions};
 
 /// Chunk ids are `u32` because arroy item ids are.

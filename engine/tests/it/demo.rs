@@ -22,12 +22,22 @@ async fn demo_serves_hr_answer_with_sources_on_the_local_model() {
     let sources = body["sources"].as_array().unwrap();
     assert!(!sources.is_empty());
     assert!(sources.iter().all(|s| s["domain"] == "hr"));
-    assert!(sources[0]["source"].as_str().unwrap().starts_with("data/documents/hr/"), "{body:#}");
-    assert!(sources[0]["vector_score"].as_f64().unwrap() > 0.3, "MiniLM should find the leave policy: {body:#}");
+    assert!(
+        sources[0]["source"].as_str().unwrap().starts_with("data/documents/hr/"),
+        "{body:#}"
+    );
+    assert!(
+        sources[0]["vector_score"].as_f64().unwrap() > 0.3,
+        "MiniLM should find the leave policy: {body:#}"
+    );
 
     // Each demo pipeline answers from its own domain.
     for (pipeline, question, expected) in [
-        ("legal", "How quickly must a customer be told about a personal data breach?", "48 hours"),
+        (
+            "legal",
+            "How quickly must a customer be told about a personal data breach?",
+            "48 hours",
+        ),
         ("engineering", "How quickly must a SEV1 be acknowledged?", "5 minutes"),
         ("marketing", "What is the hex code of Northwind Navy?", "#0B2545"),
     ] {
@@ -40,8 +50,19 @@ async fn demo_serves_hr_answer_with_sources_on_the_local_model() {
             .json()
             .await
             .unwrap();
-        let text: String = body["sources"].as_array().unwrap().iter().map(|s| s["text"].as_str().unwrap()).collect();
+        let text: String = body["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["text"].as_str().unwrap())
+            .collect();
         assert!(text.contains(expected), "{pipeline}: {body:#}");
-        assert!(body["sources"].as_array().unwrap().iter().all(|s| s["domain"] == pipeline));
+        assert!(
+            body["sources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["domain"] == pipeline)
+        );
     }
 }

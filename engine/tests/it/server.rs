@@ -7,12 +7,22 @@ use serde_json::{Value, json};
 use crate::support::{SERVER_CONFIG, Server, client, shared_doc};
 
 async fn query(s: &Server, pipeline: &str, body: Value) -> (StatusCode, Value) {
-    let r = client().post(s.url(&format!("/v1/pipelines/{pipeline}/query"))).json(&body).send().await.unwrap();
+    let r = client()
+        .post(s.url(&format!("/v1/pipelines/{pipeline}/query")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     (r.status(), r.json().await.unwrap())
 }
 
 async fn upload(s: &Server, pipeline: &str, form: Form) -> (StatusCode, Value) {
-    let r = client().post(s.url(&format!("/v1/pipelines/{pipeline}/documents"))).multipart(form).send().await.unwrap();
+    let r = client()
+        .post(s.url(&format!("/v1/pipelines/{pipeline}/documents")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     (r.status(), r.json().await.unwrap())
 }
 
@@ -37,8 +47,20 @@ async fn health_readiness_listing_and_openapi() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["pipelines"], 3);
 
-    let list: Value = c.get(s.url("/v1/pipelines")).send().await.unwrap().json().await.unwrap();
-    let names: Vec<&str> = list["pipelines"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let list: Value = c
+        .get(s.url("/v1/pipelines"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list["pipelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["docs", "hr", "legal"]);
     let hr = &list["pipelines"][1];
     assert_eq!(hr["endpoints"]["query"], "/v1/pipelines/hr/query");
@@ -46,7 +68,14 @@ async fn health_readiness_listing_and_openapi() {
     assert_eq!(hr["default_route"]["prompt_version"].as_str().unwrap().len(), 12);
     assert_eq!(hr["filter"]["domain"], json!(["hr"]));
 
-    let one: Value = c.get(s.url("/v1/pipelines/legal")).send().await.unwrap().json().await.unwrap();
+    let one: Value = c
+        .get(s.url("/v1/pipelines/legal"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(one["index"], "corp");
     let r = c.get(s.url("/v1/pipelines/nope")).send().await.unwrap();
     assert_eq!(r.status(), 404);
@@ -56,7 +85,14 @@ async fn health_readiness_listing_and_openapi() {
     assert_eq!(r.status(), 404);
     assert_error(&r.json().await.unwrap(), "not_found");
 
-    let api: Value = c.get(s.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let api: Value = c
+        .get(s.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(api["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
         "/healthz",
@@ -101,7 +137,10 @@ async fn upload_query_list_delete() {
 
     let (status, body) = query(&s, "hr", json!({"query": "How many vacation days do employees get?"})).await;
     assert_eq!(status, 200, "{body}");
-    assert!(body["answer"].as_str().unwrap().contains("25 days of paid vacation"), "{body}");
+    assert!(
+        body["answer"].as_str().unwrap().contains("25 days of paid vacation"),
+        "{body}"
+    );
     assert!(body["answer"].as_str().unwrap().contains("[1]"));
     let first = &body["sources"][0];
     assert_eq!(first["n"], 1);
@@ -117,22 +156,51 @@ async fn upload_query_list_delete() {
     // The hr pipeline never sees legal documents, even in the shared index.
     assert!(body["sources"].as_array().unwrap().iter().all(|s| s["domain"] == "hr"));
     let (_, body) = query(&s, "hr", json!({"query": "non-disclosure agreement contractor"})).await;
-    assert!(body["sources"].as_array().unwrap().iter().all(|s| s["domain"] == "hr"), "{body}");
+    assert!(
+        body["sources"].as_array().unwrap().iter().all(|s| s["domain"] == "hr"),
+        "{body}"
+    );
 
     // Listing is per pipeline.
     let c = client();
-    let hr_docs: Value = c.get(s.url("/v1/pipelines/hr/documents")).send().await.unwrap().json().await.unwrap();
+    let hr_docs: Value = c
+        .get(s.url("/v1/pipelines/hr/documents"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(hr_docs["documents"].as_array().unwrap().len(), 1);
     assert_eq!(hr_docs["documents"][0]["title"], "Leave policy");
-    let legal_docs: Value = c.get(s.url("/v1/pipelines/legal/documents")).send().await.unwrap().json().await.unwrap();
+    let legal_docs: Value = c
+        .get(s.url("/v1/pipelines/legal/documents"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(legal_docs["documents"].as_array().unwrap().len(), 1);
 
     // A pipeline cannot delete what it cannot see.
-    let r = c.delete(s.url(&format!("/v1/pipelines/legal/documents/{doc_id}"))).send().await.unwrap();
+    let r = c
+        .delete(s.url(&format!("/v1/pipelines/legal/documents/{doc_id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
-    let r = c.delete(s.url(&format!("/v1/pipelines/hr/documents/{doc_id}"))).send().await.unwrap();
+    let r = c
+        .delete(s.url(&format!("/v1/pipelines/hr/documents/{doc_id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
-    let r = c.delete(s.url(&format!("/v1/pipelines/hr/documents/{doc_id}"))).send().await.unwrap();
+    let r = c
+        .delete(s.url(&format!("/v1/pipelines/hr/documents/{doc_id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert_error(&r.json().await.unwrap(), "document_not_found");
     let (_, body) = query(&s, "hr", json!({"query": "How many vacation days do employees get?"})).await;
@@ -164,10 +232,21 @@ async fn query_errors() {
     assert_eq!(status, 404);
     assert_error(&body, "pipeline_not_found");
 
-    let r = c.post(s.url("/v1/pipelines/hr/query")).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let r = c
+        .post(s.url("/v1/pipelines/hr/query"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert_error(&r.json().await.unwrap(), "bad_request");
-    let r = c.post(s.url("/v1/pipelines/hr/query")).body(r#"{"query":"x"}"#).send().await.unwrap();
+    let r = c
+        .post(s.url("/v1/pipelines/hr/query"))
+        .body(r#"{"query":"x"}"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 415);
     assert_error(&r.json().await.unwrap(), "unsupported_media_type");
 }
@@ -179,19 +258,31 @@ async fn upload_errors_are_per_file_and_keep_the_index_intact() {
     let (status, _) = upload(&s, "hr", Form::new().part("file", file("leave.md", leave))).await;
     assert_eq!(status, 200);
 
-    let (status, body) = upload(&s, "hr", Form::new().part("file", file("photo.png", vec![0x89, b'P', b'N', b'G']))).await;
+    let (status, body) = upload(
+        &s,
+        "hr",
+        Form::new().part("file", file("photo.png", vec![0x89, b'P', b'N', b'G'])),
+    )
+    .await;
     assert_eq!(status, 415, "{body}");
     assert_error(&body, "unsupported_type");
 
     let encrypted = std::fs::read(shared_doc("pdf/pypdf-encrypted-openpassword.pdf")).unwrap();
-    let (status, body) = upload(&s, "hr", Form::new().part("file", file("secret.pdf", encrypted.clone()))).await;
+    let (status, body) = upload(
+        &s,
+        "hr",
+        Form::new().part("file", file("secret.pdf", encrypted.clone())),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     assert_error(&body, "unreadable");
     assert_eq!(body["error"]["details"]["files"][0]["code"], "encrypted");
 
     // Mixed batch: the good file lands, the bad one is reported, status 200.
     let remote = std::fs::read("tests/fixtures/server/docs/hr/remote.txt").unwrap();
-    let form = Form::new().part("a", file("secret.pdf", encrypted)).part("b", file("remote.txt", remote));
+    let form = Form::new()
+        .part("a", file("secret.pdf", encrypted))
+        .part("b", file("remote.txt", remote));
     let (status, body) = upload(&s, "hr", form).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["files"][0]["status"], "failed");
@@ -204,7 +295,9 @@ async fn upload_errors_are_per_file_and_keep_the_index_intact() {
     assert_error(&body, "too_large");
 
     // Metadata outside the pipeline's filter is refused.
-    let form = Form::new().text("domain", "legal").part("file", file("x.txt", b"some legal text here".to_vec()));
+    let form = Form::new()
+        .text("domain", "legal")
+        .part("file", file("x.txt", b"some legal text here".to_vec()));
     let (status, body) = upload(&s, "hr", form).await;
     assert_eq!(status, 403, "{body}");
 
@@ -213,6 +306,13 @@ async fn upload_errors_are_per_file_and_keep_the_index_intact() {
 
     let (_, body) = query(&s, "hr", json!({"query": "How many vacation days do employees get?"})).await;
     assert!(body["answer"].as_str().unwrap().contains("25 days"), "{body}");
-    let docs: Value = client().get(s.url("/v1/pipelines/hr/documents")).send().await.unwrap().json().await.unwrap();
+    let docs: Value = client()
+        .get(s.url("/v1/pipelines/hr/documents"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(docs["documents"].as_array().unwrap().len(), 2);
 }

@@ -11,7 +11,8 @@ pub const SERVER_CONFIG: &str = "tests/fixtures/server";
 pub struct Server {
     pub base: String,
     child: Child,
-    pub data_dir: tempfile::TempDir,
+    /// Kept so the index outlives the server.
+    _data_dir: tempfile::TempDir,
 }
 
 impl Server {
@@ -42,7 +43,11 @@ impl Server {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { base, child, data_dir }
+        Server {
+            base,
+            child,
+            _data_dir: data_dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -58,7 +63,10 @@ impl Drop for Server {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
 }
 
 /// Run the CLI with a config and data dir; returns (exit code, stdout).
@@ -75,5 +83,7 @@ pub fn cli(config_dir: &str, data_dir: &Path, args: &[&str]) -> (i32, String) {
 
 /// A sample document from the shared test data (`../shared/data/docs` beside the repo).
 pub fn shared_doc(rel: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/docs").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/docs")
+        .join(rel)
 }

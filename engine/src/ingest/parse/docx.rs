@@ -8,16 +8,22 @@ use std::collections::HashMap;
 use std::io::{Cursor, Read};
 
 use quick_xml::Reader;
+use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
 use zip::ZipArchive;
 use zip::result::ZipError;
 
-use super::{Extracted, HeadingPath, ParseError, ParseLimits, Section};
+use super::text::Outline;
+use super::{Extracted, ParseError, ParseLimits, Section};
 
 /// Magic bytes of an OLE compound file: a legacy `.doc` or a password-protected OOXML package.
 const CFB_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
-/// Elements whose content duplicates or was removed from the visible text.
+/// Elements whose content duplicates (`mc:Fallback`) or was removed from the visible text.
 const SKIPPED: &[&[u8]] = &[b"Fallback", b"del", b"moveFrom"];
+/// Longer "headings" (a body paragraph in a heading style) are kept as text.
+const MAX_HEADING_CHARS: usize = 100;
+/// Style id → heading level.
+type Styles = HashMap<String, u8>;
 
 /// Parse a DOCX file: body sections split at heading paragraphs, then notes.
 ///
@@ -28,53 +34,45 @@ const SKIPPED: &[&[u8]] = &[b"Fallback", b"del", b"moveFrom"];
 pub(super) fn parse(bytes: &[u8], limits: &ParseLimits) -> Result<Extracted, ParseError> {
     if bytes.starts_with(CFB_MAGIC) {
         let needle: Vec<u8> = "EncryptedPackage".encode_utf16().flat_map(u16::to_le_bytes).collect();
-        return Err(if bytes.windows(needle.len()).any(|w| w == needle) {
-            ParseError::Encrypted
-        } else {
-            ParseError::Corrupt("not a DOCX zip package (a legacy .doc file?)".into())
-        });
+        let encrypted = bytes.windows(needle.len()).any(|w| w == needle);
+        let legacy = ParseError::Corrupt("not a DOCX zip package (a legacy .doc file?)".into());
+        return Err(if encrypted { ParseError::Encrypted } else { legacy });
     }
+    let archive = ZipArchive::new(Cursor::new(bytes)).map_err(|e| corrupt("not a zip archive", &e))?;
+    let limit = limits.max_unzipped_bytes;
     let mut parts = Parts {
-        archive: ZipArchive::new(Cursor::new(bytes)).map_err(|e| corrupt("not a zip archive", &e))?,
-        remaining: limits.max_unzipped_bytes,
-        limit: limits.max_unzipped_bytes,
+        archive,
+        remaining: limit,
+        limit,
     };
-    let document = parts
-        .read("word/document.xml")?
-        .ok_or_else(|| corrupt("missing part", &"word/document.xml"))?;
-    let styles = parts
-        .read("word/styles.xml")?
-        .map(|xml| heading_styles(&xml))
-        .transpose()?
-        .unwrap_or_default();
+    let Some(document) = parts.read("word/document.xml")? else {
+        return Err(corrupt("missing part", &"word/document.xml"));
+    };
+    let styles = match parts.read("word/styles.xml")? {
+        Some(xml) => heading_styles(&xml)?,
+        None => Styles::new(),
+    };
     let mut body = Walker {
         headings: true,
         ..Walker::default()
     };
-    body.run(&document, "word/document.xml", &styles)?;
+    scan(&document, "word/document.xml", |event| body.event(event, &styles))?;
     let title_paragraph = body.title_paragraph.take();
     let mut sections = body.finish();
     for (part, heading) in [("word/footnotes.xml", "Footnotes"), ("word/endnotes.xml", "Endnotes")] {
         if let Some(xml) = parts.read(part)? {
             let mut notes = Walker::default();
-            notes.run(&xml, part, &styles)?;
-            let text: String = notes.finish().into_iter().map(|s| s.text).collect();
-            sections.push(Section {
-                text,
-                page: None,
-                heading: Some(heading.into()),
-            });
+            scan(&xml, part, |event| notes.event(event, &styles))?;
+            let text = notes.finish().into_iter().map(|s| s.text).collect();
+            sections.push(Section::under(text, Some(heading.into())));
         }
     }
-    let core_title = parts
-        .read("docProps/core.xml")?
-        .map(|xml| core_title(&xml))
-        .transpose()?
-        .flatten();
-    Ok(Extracted {
-        title: core_title.or(title_paragraph),
-        sections,
-    })
+    let title = match parts.read("docProps/core.xml")? {
+        Some(xml) => core_title(&xml)?,
+        None => None,
+    };
+    let title = title.or(title_paragraph);
+    Ok(Extracted { title, sections })
 }
 
 /// The zip archive plus what is left of the decompression budget.
@@ -94,14 +92,13 @@ impl Parts<'_> {
             Err(e) => return Err(corrupt(name, &e)),
         };
         let mut data = Vec::new();
-        file.take(self.remaining.saturating_add(1))
-            .read_to_end(&mut data)
-            .map_err(|e| corrupt(name, &e))?;
+        let mut bounded = file.take(self.remaining.saturating_add(1));
+        bounded.read_to_end(&mut data).map_err(|e| corrupt(name, &e))?;
         let size = u64::try_from(data.len()).unwrap_or(u64::MAX);
         if size > self.remaining {
+            let limit = self.limit;
             return Err(ParseError::Corrupt(format!(
-                "decompressed parts exceed the limit of {} bytes (at {name})",
-                self.limit
+                "decompressed parts exceed the limit of {limit} bytes (at {name})"
             )));
         }
         self.remaining -= size;
@@ -113,6 +110,30 @@ fn corrupt(context: &str, error: &dyn std::fmt::Display) -> ParseError {
     ParseError::Corrupt(format!("{context}: {error}"))
 }
 
+/// Feed every event of an XML part to `f`; no recursion, so nesting depth is harmless.
+fn scan(xml: &[u8], part: &str, mut f: impl FnMut(Event<'_>)) -> Result<(), ParseError> {
+    let mut reader = Reader::from_reader(xml);
+    loop {
+        match reader.read_event().map_err(|e| corrupt(part, &e))? {
+            Event::Eof => return Ok(()),
+            event => f(event),
+        }
+    }
+}
+
+/// The character data an event stands for: text, CDATA, or a resolved reference.
+fn char_data(event: &Event<'_>) -> Option<String> {
+    match event {
+        Event::Text(t) => Some(String::from_utf8_lossy(t).replace("\r\n", "\n")),
+        Event::CData(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        Event::GeneralRef(r) => match r.resolve_char_ref() {
+            Ok(Some(ch)) => Some(ch.to_string()),
+            _ => resolve_predefined_entity(&String::from_utf8_lossy(r)).map(str::to_owned),
+        },
+        _ => None,
+    }
+}
+
 /// The value of the attribute with local name `name` (e.g. `w:val`).
 fn attr(element: &BytesStart<'_>, name: &[u8]) -> Option<String> {
     let attr = element
@@ -122,85 +143,62 @@ fn attr(element: &BytesStart<'_>, name: &[u8]) -> Option<String> {
     attr.unescape_value().ok().map(|v| v.into_owned())
 }
 
-/// Heading level for a style name or id: `Heading1`, `heading 1`, `Title`.
+/// Heading level for a style name or id: `Heading1`, `heading 1`, `Title` (level 1).
 fn style_level(name: &str) -> Option<u8> {
-    let compact: String = name
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase();
-    if compact == "title" {
-        return Some(1);
-    }
-    compact
-        .strip_prefix("heading")?
-        .parse::<u8>()
-        .ok()
-        .filter(|l| (1..=9).contains(l))
+    let compact = name.replace(' ', "").to_ascii_lowercase();
+    let level = if compact == "title" {
+        1
+    } else {
+        compact.strip_prefix("heading")?.parse().ok()?
+    };
+    (1..=9).contains(&level).then_some(level)
 }
 
 /// `outlineLvl` value (0-based, 9 = body text) as a heading level.
 fn outline_level(element: &BytesStart<'_>) -> Option<u8> {
-    attr(element, b"val")?
-        .parse::<u8>()
-        .ok()
-        .filter(|l| *l < 9)
-        .map(|l| l + 1)
+    let level: u8 = attr(element, b"val")?.parse().ok()?;
+    (level < 9).then_some(level + 1)
 }
 
-/// Style id → heading level, from the style names and outline levels in `styles.xml`.
-fn heading_styles(xml: &[u8]) -> Result<HashMap<String, u8>, ParseError> {
-    let mut levels = HashMap::new();
-    let mut reader = Reader::from_reader(xml);
+/// Heading styles from `styles.xml`, by style name (`heading 1`) or outline level, so
+/// localized style ids (`berschrift1`) are recognised too.
+fn heading_styles(xml: &[u8]) -> Result<Styles, ParseError> {
+    let mut styles = Styles::new();
     let mut current: Option<(String, Option<u8>)> = None;
-    loop {
-        match reader.read_event().map_err(|e| corrupt("word/styles.xml", &e))? {
-            Event::Start(e) | Event::Empty(e) => match e.local_name().as_ref() {
-                b"style" => {
-                    current = attr(&e, b"styleId").map(|id| (id, None));
-                }
-                b"name" => {
-                    if let Some((_, level)) = current.as_mut() {
-                        *level = level.or(attr(&e, b"val").as_deref().and_then(style_level));
-                    }
-                }
-                b"outlineLvl" => {
-                    if let Some((_, level)) = current.as_mut() {
-                        *level = level.or(outline_level(&e));
-                    }
-                }
-                _ => {}
-            },
-            Event::End(e) if e.local_name().as_ref() == b"style" => {
-                if let Some((id, Some(level))) = current.take() {
-                    levels.insert(id, level);
+    scan(xml, "word/styles.xml", |event| match event {
+        Event::Start(e) | Event::Empty(e) => match e.local_name().as_ref() {
+            b"style" => current = attr(&e, b"styleId").map(|id| (id, None)),
+            name => {
+                let level = match name {
+                    b"name" => attr(&e, b"val").as_deref().and_then(style_level),
+                    b"outlineLvl" => outline_level(&e),
+                    _ => None,
+                };
+                if let Some((_, found @ None)) = current.as_mut() {
+                    *found = level;
                 }
             }
-            Event::Eof => return Ok(levels),
-            _ => {}
+        },
+        Event::End(e) if e.local_name().as_ref() == b"style" => {
+            if let Some((id, Some(level))) = current.take() {
+                styles.insert(id, level);
+            }
         }
-    }
+        _ => {}
+    })?;
+    Ok(styles)
 }
 
 /// `dc:title` from `docProps/core.xml`, when non-empty.
 fn core_title(xml: &[u8]) -> Result<Option<String>, ParseError> {
-    let mut reader = Reader::from_reader(xml);
-    let mut title: Option<String> = None;
-    loop {
-        match reader.read_event().map_err(|e| corrupt("docProps/core.xml", &e))? {
-            Event::Start(e) if e.local_name().as_ref() == b"title" => title = Some(String::new()),
-            Event::Text(t) => {
-                if let (Some(title), Ok(text)) = (title.as_mut(), t.xml10_content()) {
-                    title.push_str(&text);
-                }
-            }
-            Event::End(e) if e.local_name().as_ref() == b"title" => {
-                return Ok(title.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()));
-            }
-            Event::Eof => return Ok(None),
-            _ => {}
-        }
-    }
+    let (mut title, mut inside) = (String::new(), false);
+    scan(xml, "docProps/core.xml", |event| match &event {
+        Event::Start(e) if e.local_name().as_ref() == b"title" => inside = title.is_empty(),
+        Event::End(e) if e.local_name().as_ref() == b"title" => inside = false,
+        other if inside => title.push_str(&char_data(other).unwrap_or_default()),
+        _ => {}
+    })?;
+    Ok(Some(title.trim().to_owned()).filter(|t| !t.is_empty()))
 }
 
 /// A paragraph being read: its text and heading level (from `pStyle` / `outlineLvl`).
@@ -210,13 +208,13 @@ struct Paragraph {
     level: Option<u8>,
 }
 
-/// Streaming state for one WordprocessingML part.
+/// Streaming state for one WordprocessingML part. Paragraphs, rows and cells are
+/// stacks because text boxes hold paragraphs inside paragraphs and tables nest.
 #[derive(Default)]
 struct Walker {
     /// Whether heading paragraphs start sections (not in notes).
     headings: bool,
-    sections: Vec<Section>,
-    path: HeadingPath,
+    outline: Outline,
     body: String,
     paragraphs: Vec<Paragraph>,
     rows: Vec<Vec<String>>,
@@ -229,54 +227,34 @@ struct Walker {
 }
 
 impl Walker {
-    fn run(&mut self, xml: &[u8], part: &str, styles: &HashMap<String, u8>) -> Result<(), ParseError> {
-        let mut reader = Reader::from_reader(xml);
-        loop {
-            match reader.read_event().map_err(|e| corrupt(part, &e))? {
-                Event::Start(e) if self.skipping > 0 || SKIPPED.contains(&e.local_name().as_ref()) => {
-                    self.skipping += 1;
-                }
-                Event::End(_) if self.skipping > 0 => self.skipping -= 1,
-                _ if self.skipping > 0 => {}
-                Event::Start(e) => self.open(&e, styles),
-                Event::Empty(e) => {
-                    self.open(&e, styles);
-                    self.close(e.local_name().as_ref());
-                }
-                Event::End(e) => self.close(e.local_name().as_ref()),
-                Event::Text(t) if self.texts > 0 => {
-                    let text = t.xml10_content().map_err(|e| corrupt(part, &e))?;
-                    self.push_text(&text);
-                }
-                Event::CData(t) if self.texts > 0 => self.push_text(&String::from_utf8_lossy(&t)),
-                Event::GeneralRef(r) if self.texts > 0 => {
-                    let name = r.decode().map_err(|e| corrupt(part, &e))?;
-                    let resolved = match r.resolve_char_ref() {
-                        Ok(Some(ch)) => Some(ch.to_string()),
-                        _ => quick_xml::escape::resolve_predefined_entity(&name).map(str::to_owned),
-                    };
-                    self.push_text(&resolved.unwrap_or_default());
-                }
-                Event::Eof => return Ok(()),
-                _ => {}
+    fn event(&mut self, event: Event<'_>, styles: &Styles) {
+        match event {
+            Event::Start(_) if self.skipping > 0 => self.skipping += 1,
+            Event::End(_) if self.skipping > 0 => self.skipping -= 1,
+            _ if self.skipping > 0 => {}
+            Event::Start(e) if SKIPPED.contains(&e.local_name().as_ref()) => self.skipping = 1,
+            Event::Start(e) => self.open(&e, styles),
+            Event::Empty(e) => {
+                self.open(&e, styles);
+                self.close(e.local_name().as_ref());
             }
+            Event::End(e) => self.close(e.local_name().as_ref()),
+            other if self.texts > 0 => self.push_text(&char_data(&other).unwrap_or_default()),
+            _ => {}
         }
     }
 
-    fn open(&mut self, e: &BytesStart<'_>, styles: &HashMap<String, u8>) {
+    fn open(&mut self, e: &BytesStart<'_>, styles: &Styles) {
+        let paragraph = self.paragraphs.last_mut();
         match e.local_name().as_ref() {
             b"p" => self.paragraphs.push(Paragraph::default()),
             b"pStyle" => {
                 let level = attr(e, b"val").and_then(|id| styles.get(&id).copied().or_else(|| style_level(&id)));
-                if let (Some(p), Some(level)) = (self.paragraphs.last_mut(), level) {
-                    p.level = Some(level);
-                }
+                paragraph.into_iter().for_each(|p| p.level = level.or(p.level));
             }
-            b"outlineLvl" => {
-                if let (Some(p), Some(level)) = (self.paragraphs.last_mut(), outline_level(e)) {
-                    p.level = p.level.or(Some(level));
-                }
-            }
+            b"outlineLvl" => paragraph
+                .into_iter()
+                .for_each(|p| p.level = p.level.or(outline_level(e))),
             b"r" => self.runs += 1,
             b"t" => self.texts += 1,
             b"tab" if self.runs > 0 => self.push_text("\t"),
@@ -319,54 +297,40 @@ impl Walker {
     }
 
     fn end_paragraph(&mut self, paragraph: Paragraph) {
-        let top_level = self.paragraphs.is_empty() && self.cells.is_empty();
         let heading = paragraph.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let fits = (1..=MAX_HEADING_CHARS).contains(&heading.chars().count());
+        let top_level = self.headings && self.paragraphs.is_empty() && self.cells.is_empty();
         match paragraph.level {
-            Some(level) if self.headings && top_level && !heading.is_empty() => {
-                self.flush();
-                if self.title_paragraph.is_none() && level == 1 {
+            Some(level) if top_level && fits => {
+                self.outline.close(std::mem::take(&mut self.body));
+                if level == 1 && self.title_paragraph.is_none() {
                     self.title_paragraph = Some(heading.clone());
                 }
-                self.body.push_str(&heading);
-                self.body.push('\n');
-                self.path.enter(level, heading);
+                self.body = format!("{heading}\n");
+                self.outline.enter(level, heading);
             }
             _ => self.push_line(&paragraph.text),
         }
     }
 
-    /// Append one line to the open table cell, or else to the section text.
+    /// Append one line to the open table cell (space-separated), or else to the section
+    /// text, where a run of empty paragraphs leaves at most one blank line.
     fn push_line(&mut self, line: &str) {
+        let line = line.trim_end();
         if let Some(cell) = self.cells.last_mut() {
-            let line = line.trim();
-            if !line.is_empty() {
-                if !cell.is_empty() {
-                    cell.push(' ');
-                }
-                cell.push_str(line);
+            if !cell.is_empty() && !line.trim().is_empty() {
+                cell.push(' ');
             }
-        } else if !line.trim().is_empty() {
-            self.body.push_str(line.trim_end());
+            cell.push_str(line.trim_start());
+        } else if !line.trim().is_empty() || (!self.body.is_empty() && !self.body.ends_with("\n\n")) {
+            self.body.push_str(line);
             self.body.push('\n');
-        } else if !self.body.is_empty() && !self.body.ends_with("\n\n") {
-            self.body.push('\n');
-        }
-    }
-
-    fn flush(&mut self) {
-        let text = std::mem::take(&mut self.body);
-        if !text.trim().is_empty() {
-            self.sections.push(Section {
-                text,
-                page: None,
-                heading: self.path.current(),
-            });
         }
     }
 
     fn finish(mut self) -> Vec<Section> {
-        self.flush();
-        self.sections
+        self.outline.close(std::mem::take(&mut self.body));
+        self.outline.sections
     }
 }
 
@@ -374,108 +338,46 @@ impl Walker {
 mod tests {
     use super::*;
 
-    fn read(name: &str) -> Extracted {
+    /// (heading, text) of each section of a sample document.
+    fn sections(name: &str) -> Vec<(Option<String>, String)> {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/docs/docx/");
-        parse(
-            &std::fs::read(format!("{path}{name}")).unwrap(),
-            &ParseLimits::default(),
-        )
-        .unwrap()
-    }
-
-    fn all_text(doc: &Extracted) -> String {
-        doc.sections.iter().map(|s| s.text.as_str()).collect()
+        let bytes = std::fs::read(format!("{path}{name}")).unwrap();
+        let doc = parse(&bytes, &ParseLimits::default()).unwrap();
+        doc.sections.into_iter().map(|s| (s.heading, s.text)).collect()
     }
 
     #[test]
-    fn footnotes_become_their_own_section() {
-        let doc = read("mammoth-footnotes.docx");
-        assert!(doc.sections[0].text.contains("Ouch."));
-        let notes = doc
-            .sections
-            .iter()
-            .find(|s| s.heading.as_deref() == Some("Footnotes"))
-            .unwrap();
-        assert!(
-            notes.text.contains("A tachyon walks into a bar. Fin."),
-            "{:?}",
-            notes.text
+    fn notes_text_boxes_and_heading_styles() {
+        let footnotes = sections("mammoth-footnotes.docx");
+        let expected = (
+            Some("Footnotes".to_owned()),
+            " A tachyon walks into a bar.\n Fin.\n".to_owned(),
         );
-    }
-
-    #[test]
-    fn real_documents_spot_checks() {
-        let cases: &[(&str, &[&str])] = &[
-            (
-                "mammoth-tables.docx",
-                &["Above\nTop left | Top right\nBottom left | Bottom right\nBelow\n"],
-            ),
-            (
-                "docx2python-strict.docx",
-                &["Bullet1\n", "Number2\n", "Cellaa | Cellab\n", "Cellba | Cellbb\n"],
-            ),
-            ("mammoth-utf8-bom.docx", &["This XML has a byte order mark."]),
-            (
-                "python-docx-test.docx",
-                &["python-docx was here!\npython-docx was here too!"],
-            ),
-        ];
-        for (file, expected) in cases {
-            let text = all_text(&read(file));
-            for needle in *expected {
-                assert!(text.contains(needle), "{file}: missing {needle:?} in {text:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn text_box_text_is_read_once() {
-        let text = all_text(&read("mammoth-text-box.docx"));
-        assert_eq!(text.matches("Datum plane").count(), 1, "{text:?}");
-        assert!(!text.contains("4000020000"), "drawing attributes are not text");
-    }
-
-    #[test]
-    fn heading_style_starts_a_section() {
-        let doc = read("docx2python-zen_of_python.docx");
-        let zen = doc
-            .sections
-            .iter()
-            .find(|s| s.text.contains("Namespaces are one honking great idea"))
-            .unwrap();
-        assert_eq!(zen.heading.as_deref(), Some("Beautiful is better than ugly."));
+        assert_eq!(footnotes[1], expected);
+        let text_box: String = sections("mammoth-text-box.docx").into_iter().map(|(_, t)| t).collect();
+        assert_eq!(
+            text_box.trim(),
+            "Datum plane",
+            "the mc:Fallback copy of the text box is skipped"
+        );
+        let zen = sections("docx2python-zen_of_python.docx");
+        assert_eq!(
+            zen[0].1.trim_end(),
+            "Contents\nBeautiful is better than ugly.\t1",
+            "TOC text kept, field codes not"
+        );
+        assert_eq!(zen[1].0.as_deref(), Some("Beautiful is better than ugly."));
         assert!(
-            zen.text
+            zen[1]
+                .1
                 .starts_with("Beautiful is better than ugly.\nExplicit is better than implicit.\n")
         );
-        assert!(!all_text(&doc).contains("PAGEREF"), "field codes are not text");
-    }
-
-    #[test]
-    fn inline_markup() {
-        let xml = br#"<w:document xmlns:w="urn:w"><w:body>
-            <w:p><w:pPr><w:pStyle w:val="Heading1"/><w:tabs><w:tab w:val="left"/></w:tabs></w:pPr><w:r><w:t>Intro</w:t></w:r></w:p>
-            <w:p><w:r><w:t xml:space="preserve">a &amp; b</w:t><w:tab/><w:t>c</w:t><w:br/><w:t>d&#233;</w:t></w:r></w:p>
-            <w:p><w:r><w:delText>gone</w:delText></w:r><w:del><w:r><w:t>deleted</w:t></w:r></w:del></w:p>
-            <w:p><w:pPr><w:pStyle w:val="Heading2"/></w:pPr><w:r><w:t>Sub</w:t></w:r></w:p><w:p><w:r><w:t>x</w:t></w:r></w:p>
-            </w:body></w:document>"#;
-        let mut walker = Walker {
-            headings: true,
-            ..Walker::default()
-        };
-        walker.run(xml, "test", &HashMap::new()).unwrap();
-        assert_eq!(walker.title_paragraph.as_deref(), Some("Intro"));
-        let sections = walker.finish();
-        let got: Vec<(Option<&str>, &str)> = sections
-            .iter()
-            .map(|s| (s.heading.as_deref(), s.text.as_str()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                (Some("Intro"), "Intro\na & b\tc\ndé\n\n"),
-                (Some("Intro > Sub"), "Sub\nx\n")
-            ]
+        // Style id "2" is named "Heading 2" in styles.xml.
+        let chinese = sections("docx2python-libreoffice_conversion.docx");
+        assert!(
+            chinese
+                .iter()
+                .any(|(h, _)| h.as_deref() == Some("第一章 竞争性谈判采购公告"))
         );
     }
 }

@@ -3,16 +3,15 @@
 //! The Markdown itself is kept (the chunker is Markdown-aware); each section
 //! starts with its heading line and carries the heading path.
 
-use super::text::decode_utf8;
-use super::{Extracted, HeadingPath, Section};
+use super::Extracted;
+use super::text::{Outline, decode_utf8};
 
 /// Parse a Markdown file. Title: front matter `title:`, else the first `# ` heading.
 pub(super) fn parse(bytes: &[u8]) -> Extracted {
     let text = decode_utf8(bytes);
     let (front_matter, body) = split_front_matter(&text);
     let mut title = front_matter.and_then(front_matter_title);
-    let mut sections = Vec::new();
-    let mut path = HeadingPath::default();
+    let mut outline = Outline::default();
     let mut current = String::new();
     let mut fence: Option<(char, usize)> = None;
     // Start (in `current`) of the previous line when it could be a setext heading's text.
@@ -32,23 +31,23 @@ pub(super) fn parse(bytes: &[u8]) -> Extracted {
             continue;
         }
         if let Some((level, heading)) = atx_heading(line) {
-            push_section(&mut sections, std::mem::take(&mut current), &path);
+            outline.close(std::mem::take(&mut current));
             if level == 1 && title.is_none() {
                 title = Some(heading.clone());
             }
-            path.enter(level, heading);
+            outline.enter(level, heading);
             paragraph_line = None;
             current.push_str(line);
             continue;
         }
         if let (Some(start), Some(level)) = (paragraph_line, setext_level(line)) {
             let heading_line = current.split_off(start);
-            push_section(&mut sections, std::mem::take(&mut current), &path);
+            outline.close(std::mem::take(&mut current));
             let heading = clean_heading(&heading_line);
             if level == 1 && title.is_none() {
                 title = Some(heading.clone());
             }
-            path.enter(level, heading);
+            outline.enter(level, heading);
             current = heading_line;
             paragraph_line = None;
             current.push_str(line);
@@ -57,17 +56,10 @@ pub(super) fn parse(bytes: &[u8]) -> Extracted {
         paragraph_line = could_be_setext_text(line).then_some(current.len());
         current.push_str(line);
     }
-    push_section(&mut sections, current, &path);
-    Extracted { title, sections }
-}
-
-fn push_section(sections: &mut Vec<Section>, text: String, path: &HeadingPath) {
-    if !text.trim().is_empty() {
-        sections.push(Section {
-            text,
-            page: None,
-            heading: path.current(),
-        });
+    outline.close(current);
+    Extracted {
+        title,
+        sections: outline.sections,
     }
 }
 

@@ -1,6 +1,6 @@
 //! Plain text: UTF-8 (BOM stripped, invalid bytes replaced), one section.
 
-use super::Extracted;
+use super::{Extracted, Section};
 
 /// Parse a plain-text file into one untitled section.
 pub(super) fn parse(bytes: &[u8]) -> Extracted {
@@ -16,6 +16,32 @@ pub(super) fn decode_utf8(bytes: &[u8]) -> String {
         text.replace("\r\n", "\n")
     } else {
         text.into_owned()
+    }
+}
+
+/// Sections under a heading path ("H1 > H2"), shared by the Markdown, HTML and DOCX parsers.
+#[derive(Default)]
+pub(super) struct Outline {
+    pub(super) sections: Vec<Section>,
+    path: Vec<(u8, String)>,
+}
+
+impl Outline {
+    /// Close a section: keep `text` (unless blank) under the current heading path.
+    pub(super) fn close(&mut self, text: String) {
+        if !text.trim().is_empty() {
+            let path: Vec<&str> = self.path.iter().map(|(_, heading)| heading.as_str()).collect();
+            let heading = (!path.is_empty()).then(|| path.join(" > "));
+            self.sections.push(Section::under(text, heading));
+        }
+    }
+
+    /// Enter a heading: drop the headings at `level` or deeper, then push this one.
+    pub(super) fn enter(&mut self, level: u8, heading: String) {
+        if !heading.is_empty() {
+            self.path.retain(|(l, _)| *l < level);
+            self.path.push((level, heading));
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Embedders turn text into vectors. One trait, one file per provider.
 
+pub mod cached;
 pub mod hash;
 pub mod local_bert;
 pub mod model_files;

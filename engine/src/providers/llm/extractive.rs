@@ -48,7 +48,7 @@ impl Extractive {
     /// The answer for `request`; pure, so it is easy to test.
     pub fn answer(&self, request: &GenerateRequest) -> Generation {
         let query = self.terms(&request.question);
-        let candidates: Vec<Candidate<'_>> = request.context.iter().flat_map(|c| sentences(c)).collect();
+        let candidates: Vec<Candidate<'_>> = request.context.iter().flat_map(sentences).collect();
         let term_sets: Vec<HashSet<String>> = candidates.iter().map(|c| self.terms(c.text)).collect();
         let mut df: HashMap<&str, usize> = HashMap::new();
         for set in &term_sets {
@@ -107,10 +107,9 @@ impl Extractive {
         let mut cited: Vec<usize> = picked.iter().map(|&i| candidates[i].chunk.n).collect();
         let text = picked
             .iter()
-            .map(|&i| format!("{} [{}]", candidates[i].text.trim(), candidates[i].chunk.n))
+            .map(|&i| format!("{} [{}]", plain(candidates[i].text), candidates[i].chunk.n))
             .collect::<Vec<_>>()
             .join(" ");
-        cited.dedup();
         cited.sort_unstable();
         cited.dedup();
         Generation {
@@ -130,6 +129,11 @@ impl Generator for Extractive {
     fn generate<'a>(&'a self, request: &'a GenerateRequest) -> GenerateFuture<'a> {
         Box::pin(async move { Ok(self.answer(request)) })
     }
+}
+
+/// A sentence without Markdown emphasis and code marks, for the answer text.
+fn plain(sentence: &str) -> String {
+    sentence.trim().replace("**", "").replace("__", "").replace('`', "")
 }
 
 struct Candidate<'a> {
@@ -194,6 +198,15 @@ mod tests {
         assert!(!g.text.contains("marketing"));
         assert_eq!(g.cited, vec![1]);
         assert!(g.input_tokens > 10);
+    }
+
+    #[test]
+    fn answer_drops_markdown_emphasis() {
+        let g = ask(
+            "vacation days",
+            vec![chunk(1, "Employees receive **25 days of paid vacation** each `year`.")],
+        );
+        assert_eq!(g.text, "Employees receive 25 days of paid vacation each year. [1]");
     }
 
     #[test]
