@@ -27,6 +27,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// A pipeline over `resources` (e.g. a temporary index for an evaluation).
+    pub fn new(spec: PipelineSpec, resources: Arc<Resources>) -> Pipeline {
+        Pipeline { spec, resources }
+    }
+
     /// The pipeline's index.
     ///
     /// # Errors
