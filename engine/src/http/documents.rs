@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
 use crate::ingest::{FileOutcome, FileReport, IngestInput};
-use crate::pipeline::Pipeline;
 use crate::store::{DocumentRecord, Metadata};
 
 /// Per-file results of an upload.
@@ -109,6 +108,13 @@ pub async fn upload(
             None => {
                 let key = field.name().unwrap_or_default().to_owned();
                 let value = field.text().await.map_err(multipart_error)?.trim().to_owned();
+                if value.is_empty() && key != "tags" {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad_request",
+                        format!("form field `{key}` is empty"),
+                    ));
+                }
                 match key.as_str() {
                     "domain" => metadata.domain = value,
                     "department" => metadata.department = Some(value),
@@ -214,21 +220,6 @@ fn sanitize(name: &str) -> String {
     }
 }
 
-/// Whether a document is within the pipeline's filter (what it may see).
-fn visible(p: &Pipeline, d: &DocumentRecord) -> bool {
-    p.spec
-        .retrieve
-        .filter
-        .fields
-        .iter()
-        .all(|(field, allowed)| match field.as_str() {
-            "domain" => allowed.contains(&d.metadata.domain),
-            "department" => d.metadata.department.as_ref().is_some_and(|v| allowed.contains(v)),
-            "doc_type" => d.metadata.doc_type.as_ref().is_some_and(|v| allowed.contains(v)),
-            _ => d.metadata.tags.iter().any(|t| allowed.contains(t)),
-        })
-}
-
 /// The documents this pipeline sees.
 #[utoipa::path(
     get,
@@ -268,7 +259,7 @@ pub async fn remove(
     let deleted = tokio::task::spawn_blocking(move || {
         let index = pipeline.index()?;
         match index.document(&doc_id)? {
-            Some(d) if visible(&pipeline, &d) => index.delete(&doc_id),
+            Some(d) if pipeline.spec.retrieve.filter.matches(&d.metadata) => index.delete(&doc_id),
             _ => Ok(false),
         }
     })

@@ -32,12 +32,14 @@ pub async fn query(
 ) -> Result<Json<QueryResponse>, ApiError> {
     let pipeline = state.pipeline(&name)?;
     let Json(request) = body.map_err(json_rejection)?;
+    let session = request.session_id.clone().unwrap_or_default();
     let response = pipeline
         .query(request)
         .await
         .inspect_err(|e| tracing::warn!(pipeline = %name, error = %e, "query failed"))?;
     tracing::info!(
         pipeline = %name,
+        session = %session,
         sources = response.sources.len(),
         model = %response.route.model,
         latency_ms = response.latency_ms,

@@ -366,24 +366,11 @@ fn embedding_text(title: &str, section: Option<&str>, text: &str) -> String {
 
 /// Why `metadata` falls outside what the pipeline may hold, if it does.
 fn disallowed(metadata: &Metadata, allowed: &Filter) -> Option<String> {
-    let values = |field: &str| -> Vec<&str> {
-        match field {
-            "domain" => vec![metadata.domain.as_str()],
-            "department" => metadata.department.as_deref().into_iter().collect(),
-            "doc_type" => metadata.doc_type.as_deref().into_iter().collect(),
-            _ => metadata.tags.iter().map(String::as_str).collect(),
-        }
-    };
-    allowed.fields.iter().find_map(|(field, allowed_values)| {
-        let have = values(field);
-        let ok = have.iter().any(|v| allowed_values.iter().any(|a| a == v));
-        (!ok).then(|| {
-            format!(
-                "{field} {have:?} is not allowed by this pipeline (allowed: {})",
-                allowed_values.join(", ")
-            )
-        })
-    })
+    let (field, have) = allowed.mismatch(metadata)?;
+    let allowed_values = allowed.fields.get(field).map(|v| v.join(", ")).unwrap_or_default();
+    Some(format!(
+        "{field} {have:?} is not allowed by this pipeline (allowed: {allowed_values})"
+    ))
 }
 
 /// Stable document id for a source: re-ingesting the same source replaces its document.

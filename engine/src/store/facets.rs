@@ -77,11 +77,19 @@ pub(super) fn validate(filter: &Filter) -> Result<(), StoreError> {
 /// Whether a document's metadata passes a (validated) filter: AND across fields,
 /// OR within a field's values.
 pub(super) fn matches(filter: &Filter, meta: &Metadata) -> bool {
+    mismatch(filter, meta).is_none()
+}
+
+/// The first filter field `meta` fails, with the values `meta` has for it.
+pub(super) fn mismatch<'f, 'm>(filter: &'f Filter, meta: &'m Metadata) -> Option<(&'f str, Vec<&'m str>)> {
     let values = pairs(meta);
-    filter.fields.iter().all(|(field, wanted)| {
-        values
+    filter.fields.iter().find_map(|(field, wanted)| {
+        let have: Vec<&str> = values
             .iter()
-            .any(|&(f, v)| f == field.as_str() && wanted.iter().any(|w| w == v))
+            .filter(|&&(f, _)| f == field.as_str())
+            .map(|&(_, v)| v)
+            .collect();
+        (!have.iter().any(|v| wanted.iter().any(|w| w == v))).then_some((field.as_str(), have))
     })
 }
 

@@ -146,6 +146,18 @@ pub struct Filter {
     pub fields: BTreeMap<String, Vec<String>>,
 }
 
+impl Filter {
+    /// Whether a document with `meta` passes this filter.
+    pub fn matches(&self, meta: &Metadata) -> bool {
+        facets::matches(self, meta)
+    }
+
+    /// The first field `meta` fails on, with the values `meta` has for it.
+    pub fn mismatch<'f, 'm>(&'f self, meta: &'m Metadata) -> Option<(&'f str, Vec<&'m str>)> {
+        facets::mismatch(self, meta)
+    }
+}
+
 /// Counts for health and listing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct IndexStats {
