@@ -18,7 +18,7 @@ use crate::config::{self, ConfigError, Diagnostic, PipelineSpec};
 use crate::ingest::{self, IngestError, IngestInput, IngestReport, IngestTarget};
 use crate::providers::ProviderError;
 use crate::providers::embed::Embedder;
-use crate::store::{Index, StoreError};
+use crate::store::{Index, IndexOptions, StoreError};
 
 /// A compiled pipeline with access to the shared resources.
 pub struct Pipeline {
@@ -37,7 +37,9 @@ impl Pipeline {
     /// # Errors
     /// [`StoreError`] when it cannot be opened.
     pub fn index(&self) -> Result<Arc<Index>, StoreError> {
-        self.resources.index(&self.spec.index)
+        let r = &self.spec.retrieve;
+        let options = IndexOptions { stemming: r.stemming, title_boost: r.title_boost, ..IndexOptions::default() };
+        self.resources.index(&self.spec.index, &options)
     }
 
     /// The pipeline's embedder.
@@ -83,14 +85,21 @@ impl Snapshot {
         let specs = config::load_dir(config_dir)?;
         let mut diagnostics = Vec::new();
         for (i, a) in specs.iter().enumerate() {
-            if let Some(b) = specs[..i]
-                .iter()
-                .find(|b| b.index == a.index && b.ingest.embed != a.ingest.embed)
-            {
-                diagnostics.push(Diagnostic::file(
-                    &a.file,
-                    format!("index `{}` is shared with pipeline `{}`, which embeds with another model; pipelines sharing an index must share an embedder", a.index, b.name),
-                ));
+            for b in specs[..i].iter().filter(|b| b.index == a.index) {
+                let (ra, rb) = (&a.retrieve, &b.retrieve);
+                let conflict = if b.ingest.embed != a.ingest.embed {
+                    Some("embeds with another model")
+                } else if (ra.stemming, ra.title_boost) != (rb.stemming, rb.title_boost) {
+                    Some("has other retrieve.keyword settings")
+                } else {
+                    None
+                };
+                if let Some(what) = conflict {
+                    diagnostics.push(Diagnostic::file(
+                        &a.file,
+                        format!("index `{}` is shared with pipeline `{}`, which {what}; pipelines sharing an index must agree", a.index, b.name),
+                    ));
+                }
             }
         }
         if !diagnostics.is_empty() {

@@ -47,11 +47,12 @@ impl Resources {
         &self.data_dir
     }
 
-    /// The index called `name`, opened (and created) on first use.
+    /// The index called `name`, opened (and created) with `options` on first use; later
+    /// calls get the open index (pipelines sharing an index agree on its options).
     ///
     /// # Errors
     /// [`StoreError`] when the index cannot be opened.
-    pub fn index(&self, name: &str) -> Result<Arc<Index>, StoreError> {
+    pub fn index(&self, name: &str, options: &IndexOptions) -> Result<Arc<Index>, StoreError> {
         let mut indexes = self
             .indexes
             .lock()
@@ -59,10 +60,7 @@ impl Resources {
         if let Some(index) = indexes.get(name) {
             return Ok(index.clone());
         }
-        let index = Arc::new(Index::open(
-            &self.data_dir.join("indexes").join(name),
-            &IndexOptions::default(),
-        )?);
+        let index = Arc::new(Index::open(&self.data_dir.join("indexes").join(name), options)?);
         indexes.insert(name.to_owned(), index.clone());
         Ok(index)
     }

@@ -8,7 +8,7 @@ use serde_saphyr::Spanned;
 use super::CompileCx;
 use super::fusion::{Fusion, FusionMethod, Normalization};
 use crate::config::Diagnostic;
-use crate::store::Filter;
+use crate::store::{Filter, Stemming};
 
 /// Search settings.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -28,6 +28,34 @@ pub struct RetrieveConfig {
     /// Metadata every query of this pipeline is restricted to. A request may narrow it, never widen it.
     #[serde(default)]
     pub filter: FilterConfig,
+    /// BM25 settings. They belong to the index: pipelines sharing an index must agree.
+    #[serde(default)]
+    pub keyword: KeywordConfig,
+}
+
+/// BM25 (keyword search) settings.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeywordConfig {
+    /// `english` (default): lowercase, drop English stop words, stem (`policies` matches
+    /// `policy`). `none`: lowercase only, for other languages, codes and identifiers.
+    #[serde(default)]
+    pub stemming: StemmingConfig,
+    /// How much more a match in a document's title weighs than one in its text (default 2; 1 = no boost).
+    #[serde(default)]
+    #[schemars(with = "Option<f32>")]
+    pub title_boost: Option<Spanned<f32>>,
+}
+
+/// BM25 text analysis.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StemmingConfig {
+    /// English stop words and Snowball stemming.
+    #[default]
+    English,
+    /// Lowercasing only.
+    None,
 }
 
 /// Fusion settings.
@@ -82,6 +110,10 @@ pub struct RetrieveStage {
     pub fusion: Fusion,
     /// The pipeline's own restriction.
     pub filter: Filter,
+    /// BM25 analysis of the pipeline's index.
+    pub stemming: Stemming,
+    /// BM25 title boost of the pipeline's index.
+    pub title_boost: f32,
 }
 
 impl RetrieveConfig {
@@ -175,6 +207,17 @@ impl RetrieveConfig {
                 "weights do not apply to method `keyword_first`: keyword hits always come first",
             ));
         }
+        let title_boost = self.keyword.title_boost.as_ref().map_or(2.0, |b| b.value);
+        if let Some(b) = &self.keyword.title_boost
+            && !(b.value.is_finite() && (0.0..=100.0).contains(&b.value))
+        {
+            cx.push(Diagnostic::spanned(
+                cx.file,
+                b,
+                "retrieve.keyword.title_boost",
+                format!("title_boost must be between 0 and 100, got {}", b.value),
+            ));
+        }
         let mut filter = Filter::default();
         for (field, values) in [
             ("domain", &self.filter.domain),
@@ -197,6 +240,11 @@ impl RetrieveConfig {
                 rrf_k,
             },
             filter,
+            stemming: match self.keyword.stemming {
+                StemmingConfig::English => Stemming::English,
+                StemmingConfig::None => Stemming::None,
+            },
+            title_boost,
         }
     }
 }

@@ -14,20 +14,21 @@ use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, Te
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
-use tantivy::tokenizer::{TextAnalyzer, TokenStream as _};
+use tantivy::tokenizer::{
+    LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer, TokenStream as _,
+};
 use tantivy::{IndexBuilder, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term};
 
 use super::facets::{DEPARTMENT, DOC_TYPE, DOMAIN, TAGS};
-use super::{ChunkId, ChunkRecord, DocumentRecord, Filter, StoreError};
+use super::{ChunkId, ChunkRecord, DocumentRecord, Filter, Stemming, StoreError};
 
-/// Stemming English analyzer, built into tantivy.
-const ANALYZER: &str = "en_stem";
+/// Analyzer names registered on every index (see [`register_analyzers`]).
+const ENGLISH: &str = "ragline_en";
+const PLAIN: &str = "ragline_plain";
 /// Indexing memory budget of one write.
 const WRITER_BUDGET_BYTES: usize = 50_000_000;
 /// How long a write waits for another process's writer lock, in 100 ms steps.
 const LOCK_RETRIES: u32 = 50;
-/// Title matches weigh this much more than body matches.
-const TITLE_BOOST: f32 = 2.0;
 /// At most this many distinct query terms are searched (the rest of a huge query is ignored).
 const MAX_QUERY_TERMS: usize = 256;
 
@@ -44,11 +45,35 @@ struct Fields {
     tags: Field,
 }
 
-fn schema() -> (Schema, Fields) {
+fn analyzer_name(stemming: Stemming) -> &'static str {
+    match stemming {
+        Stemming::English => ENGLISH,
+        Stemming::None => PLAIN,
+    }
+}
+
+/// Register both analyzers: words (split on non-alphanumerics), longer than 40
+/// bytes dropped, lowercased; `English` also drops English stop words and stems.
+fn register_analyzers(index: &tantivy::Index) -> Result<(), StoreError> {
+    let stop = StopWordFilter::new(tantivy::tokenizer::Language::English)
+        .ok_or_else(|| StoreError::Corrupt("tantivy has no English stop words".to_owned()))?;
+    let english = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(stop)
+        .filter(Stemmer::new(tantivy::tokenizer::Language::English))
+        .build();
+    let plain = TextAnalyzer::builder(SimpleTokenizer::default()).filter(RemoveLongFilter::limit(40)).filter(LowerCaser).build();
+    index.tokenizers().register(ENGLISH, english);
+    index.tokenizers().register(PLAIN, plain);
+    Ok(())
+}
+
+fn schema(stemming: Stemming) -> (Schema, Fields) {
     let mut builder = Schema::builder();
     let text = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
-            .set_tokenizer(ANALYZER)
+            .set_tokenizer(analyzer_name(stemming))
             .set_index_option(IndexRecordOption::WithFreqs),
     );
     let fields = Fields {
@@ -70,6 +95,7 @@ pub(super) struct Bm25 {
     reader: IndexReader,
     fields: Fields,
     analyzer: TextAnalyzer,
+    title_boost: f32,
 }
 
 impl Bm25 {
@@ -78,8 +104,8 @@ impl Bm25 {
     /// and recreated empty (the caller then sees a generation mismatch and rebuilds it).
     ///
     /// Errors: `Io` when the directory cannot be created or wiped, `Bm25` when tantivy fails.
-    pub fn open(dir: &Path) -> Result<Bm25, StoreError> {
-        let (schema, fields) = schema();
+    pub fn open(dir: &Path, stemming: Stemming, title_boost: f32) -> Result<Bm25, StoreError> {
+        let (schema, fields) = schema(stemming);
         let index = match open_or_create(dir, &schema) {
             Ok(index) => index,
             Err(StoreError::Bm25(
@@ -98,16 +124,13 @@ impl Bm25 {
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .try_into()?;
+        register_analyzers(&index)?;
+        let name = analyzer_name(stemming);
         let analyzer = index
             .tokenizers()
-            .get(ANALYZER)
-            .ok_or_else(|| StoreError::Corrupt(format!("tantivy has no `{ANALYZER}` analyzer")))?;
-        Ok(Bm25 {
-            index,
-            reader,
-            fields,
-            analyzer,
-        })
+            .get(name)
+            .ok_or_else(|| StoreError::Corrupt(format!("tantivy has no `{name}` analyzer")))?;
+        Ok(Bm25 { index, reader, fields, analyzer, title_boost })
     }
 
     /// The LMDB generation of the last commit (`None` for a new or foreign index).
@@ -208,7 +231,7 @@ impl Bm25 {
                 Term::from_field_text(self.fields.title, term),
                 IndexRecordOption::WithFreqs,
             );
-            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(title), TITLE_BOOST))));
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(title), self.title_boost))));
             let body = TermQuery::new(
                 Term::from_field_text(self.fields.body, term),
                 IndexRecordOption::WithFreqs,

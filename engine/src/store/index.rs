@@ -10,22 +10,24 @@ use super::bm25::Bm25;
 use super::lmdb::{self, Databases, Env};
 use super::write::{self, Applied};
 use super::{
-    ChunkId, ChunkRecord, DocumentRecord, EmbedderInfo, Filter, IndexStats, NewDocument, StoreError, facets, vectors,
+    Stemming, ChunkId, ChunkRecord, DocumentRecord, EmbedderInfo, Filter, IndexStats, NewDocument, StoreError, facets, vectors,
 };
 
 /// How to open an [`Index`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IndexOptions {
     /// Maximum size of the LMDB map, in bytes: a hard cap on the index size. It is
     /// virtual address space, reserved but not allocated (default 8 GiB).
     pub map_size_bytes: usize,
+    /// How BM25 analyzes text. Changing it rebuilds the BM25 index from LMDB on open.
+    pub stemming: Stemming,
+    /// How much more a title match weighs than a body match in BM25 (default 2).
+    pub title_boost: f32,
 }
 
 impl Default for IndexOptions {
     fn default() -> Self {
-        IndexOptions {
-            map_size_bytes: 8 << 30,
-        }
+        IndexOptions { map_size_bytes: 8 << 30, stemming: Stemming::English, title_boost: 2.0 }
     }
 }
 
@@ -49,7 +51,7 @@ impl Index {
     pub fn open(dir: &Path, opts: &IndexOptions) -> Result<Index, StoreError> {
         let env = lmdb::open_env(&dir.join("lmdb"), opts.map_size_bytes)?;
         let dbs = lmdb::create_databases(&env)?;
-        let bm25 = Bm25::open(&dir.join("bm25"))?;
+        let bm25 = Bm25::open(&dir.join("bm25"), opts.stemming, opts.title_boost)?;
         let index = Index {
             env,
             dbs,

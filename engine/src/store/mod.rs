@@ -74,6 +74,16 @@ pub enum StoreError {
     ChunkIdsExhausted,
 }
 
+/// How the BM25 index analyzes text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Stemming {
+    /// Lowercase, drop English stop words, Snowball English stemmer.
+    #[default]
+    English,
+    /// Lowercase only: for other languages, codes and identifiers.
+    None,
+}
+
 /// Which embedder built an index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmbedderInfo {

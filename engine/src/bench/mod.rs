@@ -1,0 +1,232 @@
+//! `ragline bench`: in-process performance of one pipeline on a BEIR-layout dataset.
+//!
+//! Three measurements, each beside a baseline measured in the same run, because the
+//! machines are noisy and a ratio survives noise better than a figure:
+//! 1. ingest throughput with the pipeline's embedder (cold cache on a sample, warm
+//!    cache on the whole corpus) against the `hash` embedder ([`throughput`]);
+//! 2. embedding without the cache: per-query latency against `hash`, and batch tokens/s
+//!    against the numpy/OpenBLAS reference ([`embed`]);
+//! 3. retrieve latency excluding embedding: keyword, vector and hybrid, unfiltered
+//!    and filtered ([`retrieve`]), on the index built by the warm run.
+
+pub mod dataset;
+pub mod embed;
+pub mod retrieve;
+pub mod stats;
+pub mod table;
+pub mod throughput;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::PipelineSpec;
+use crate::ingest::IngestError;
+use crate::providers::ProviderError;
+use crate::stages::ingest::{EmbedProvider, EmbedSpec};
+use crate::store::{Filter, StoreError};
+use dataset::Dataset;
+use throughput::{IngestRun, TempPipeline};
+
+/// Tokens/s of the numpy/OpenBLAS all-MiniLM-L6-v2 reference on these machines (DESIGN.md).
+pub const REFERENCE_TOKENS_PER_S: (f64, f64) = (850.0, 900.0);
+/// Documents embedded as whole passages (title and abstract) for batch tokens/s.
+pub const PASSAGE_SAMPLE_DOCS: usize = 100;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Directory holding `corpus.jsonl` and `queries.jsonl`.
+    pub dataset: PathBuf,
+    /// Use only the first this many queries (default: all).
+    pub queries: Option<usize>,
+    /// Documents for the cold-cache ingest (default: all).
+    pub cold_docs: Option<usize>,
+    /// Measured passes over the queries for retrieve latency.
+    pub rounds: usize,
+    /// Where model files are kept.
+    pub model_dir: PathBuf,
+    /// The real embedding cache, used by the warm run.
+    pub cache_dir: PathBuf,
+}
+
+/// Where and how the run happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchMeta {
+    /// UTC date, `YYYY-MM-DD`.
+    pub date: String,
+    /// `git rev-parse --short HEAD`, or `unknown`.
+    pub commit: String,
+    /// Threads available to the process.
+    pub threads: usize,
+    /// `debug` (dependencies optimised, engine at opt-level 0) or `release`.
+    pub profile: &'static str,
+}
+
+/// Everything one run measured; written as JSON and printed as a table.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub meta: BenchMeta,
+    pub pipeline: String,
+    pub dataset: String,
+    pub corpus_docs: usize,
+    pub queries: usize,
+    pub ingest: IngestBench,
+    pub embed: EmbedBench,
+    pub retrieve: retrieve::RetrieveBench,
+}
+
+/// Ingest throughput, pipeline embedder against `hash`.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestBench {
+    /// `hash` embedder, whole corpus.
+    pub hash: IngestRun,
+    /// Pipeline embedder, real cache, whole corpus.
+    pub warm: IngestRun,
+    /// Pipeline embedder, fresh cache, first `cold.docs` documents.
+    pub cold: IngestRun,
+    /// Whether the cold run covered the whole corpus (`--cold`).
+    pub cold_full_corpus: bool,
+    /// docs/s of `hash` over docs/s of the warm and cold runs.
+    pub hash_over_warm_docs_per_s: Option<f64>,
+    pub hash_over_cold_docs_per_s: Option<f64>,
+}
+
+/// Embedding cost without the cache.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmbedBench {
+    pub embedder: String,
+    /// One query per call, pipeline embedder and `hash`.
+    pub query_latency: stats::Latency,
+    pub hash_query_latency: stats::Latency,
+    pub latency_over_hash_p50: Option<f64>,
+    /// Every query in one call.
+    pub batch_queries: embed::BatchRun,
+    /// The first documents as passages (`title\n\ntext`) in one call.
+    pub batch_passages: embed::BatchRun,
+    pub reference_tokens_per_s: (f64, f64),
+    /// Passage tokens/s over the middle of the reference range.
+    pub passages_over_reference: Option<f64>,
+}
+
+/// A failure that stops the benchmark.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}:{line}: {source}", path.display())]
+    Dataset {
+        path: PathBuf,
+        line: usize,
+        source: serde_json::Error,
+    },
+    #[error("{0}")]
+    Empty(String),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Run every measurement for the pipeline `spec`; progress is logged with tracing.
+///
+/// # Errors
+/// [`BenchError`]: unreadable dataset, empty corpus or query set, model, ingest or
+/// store failures.
+pub fn run(spec: &PipelineSpec, opts: &BenchOptions, meta: BenchMeta) -> Result<BenchReport, BenchError> {
+    let data = Dataset::load(&opts.dataset)?;
+    let queries: Vec<&str> = data
+        .queries
+        .iter()
+        .take(opts.queries.unwrap_or(usize::MAX))
+        .map(|q| q.text.as_str())
+        .collect();
+    if data.docs.is_empty() || queries.is_empty() {
+        return Err(BenchError::Empty(format!("{}: no documents or no queries", opts.dataset.display())));
+    }
+    let hash_spec = EmbedSpec {
+        provider: EmbedProvider::Hash,
+        dims: spec.ingest.embed.dims,
+    };
+
+    tracing::info!(docs = data.docs.len(), "ingest: hash embedder, whole corpus");
+    let hash = throughput::measure(&TempPipeline::new(spec, hash_spec.clone(), &opts.model_dir, None)?, &data.docs, "none")?;
+    let cold_docs = opts.cold_docs.unwrap_or(data.docs.len()).min(data.docs.len());
+    tracing::info!(docs = cold_docs, "ingest: pipeline embedder, fresh cache");
+    let cold_target = TempPipeline::new(spec, spec.ingest.embed.clone(), &opts.model_dir, None)?;
+    let cold = throughput::measure(&cold_target, &data.docs[..cold_docs], "cold")?;
+    drop(cold_target);
+    tracing::info!(docs = data.docs.len(), cache = %opts.cache_dir.display(), "ingest: pipeline embedder, real cache");
+    let warm_target = TempPipeline::new(spec, spec.ingest.embed.clone(), &opts.model_dir, Some(&opts.cache_dir))?;
+    let warm = throughput::measure(&warm_target, &data.docs, "warm")?;
+
+    tracing::info!(queries = queries.len(), "embedding: one query per call, then batches");
+    let model = embed::uncached(&spec.ingest.embed, &opts.model_dir)?;
+    let hash_model = embed::uncached(&hash_spec, &opts.model_dir)?;
+    let single = embed::one_at_a_time(model.as_ref(), &queries)?;
+    let hash_single = embed::one_at_a_time(hash_model.as_ref(), &queries)?;
+    let batch_queries = embed::batch(model.as_ref(), &queries)?;
+    let passages: Vec<String> = data
+        .docs
+        .iter()
+        .take(PASSAGE_SAMPLE_DOCS)
+        .map(|d| format!("{}\n\n{}", d.title, d.text))
+        .collect();
+    let passage_refs: Vec<&str> = passages.iter().map(String::as_str).collect();
+    let batch_passages = embed::batch(model.as_ref(), &passage_refs)?;
+    let reference_mid = (REFERENCE_TOKENS_PER_S.0 + REFERENCE_TOKENS_PER_S.1) / 2.0;
+
+    tracing::info!(queries = queries.len(), rounds = opts.rounds, "retrieve latency");
+    let pairs: Vec<(&str, &[f32])> = queries
+        .iter()
+        .zip(&single.vectors)
+        .map(|(q, v)| (*q, v.as_slice()))
+        .collect();
+    let retrieve = retrieve::measure(&warm_target.pipeline, &pairs, &all_docs_filter(spec), opts.rounds)?;
+
+    Ok(BenchReport {
+        meta,
+        pipeline: spec.name.clone(),
+        dataset: dataset_name(&opts.dataset),
+        corpus_docs: data.docs.len(),
+        queries: queries.len(),
+        ingest: IngestBench {
+            hash_over_warm_docs_per_s: stats::ratio(hash.docs_per_s, warm.docs_per_s),
+            hash_over_cold_docs_per_s: stats::ratio(hash.docs_per_s, cold.docs_per_s),
+            cold_full_corpus: cold_docs == data.docs.len(),
+            hash,
+            warm,
+            cold,
+        },
+        embed: EmbedBench {
+            embedder: model.id().to_owned(),
+            latency_over_hash_p50: stats::ratio(single.latency.p50_ms, hash_single.latency.p50_ms),
+            query_latency: single.latency,
+            hash_query_latency: hash_single.latency,
+            batch_queries,
+            passages_over_reference: stats::ratio(batch_passages.tokens_per_s, reference_mid),
+            batch_passages,
+            reference_tokens_per_s: REFERENCE_TOKENS_PER_S,
+        },
+        retrieve,
+    })
+}
+
+/// A filter every ingested document passes: the pipeline's default domain.
+fn all_docs_filter(spec: &PipelineSpec) -> Filter {
+    let mut filter = Filter::default();
+    filter
+        .fields
+        .insert("domain".to_owned(), vec![spec.ingest.defaults.domain.clone()]);
+    filter
+}
+
+/// The dataset's directory name, e.g. `scifact`.
+pub fn dataset_name(dir: &Path) -> String {
+    dir.canonicalize()
+        .unwrap_or_else(|_| dir.to_owned())
+        .file_name()
+        .map_or_else(|| "dataset".to_owned(), |n| n.to_string_lossy().into_owned())
+}

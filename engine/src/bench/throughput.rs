@@ -1,0 +1,122 @@
+//! Ingest throughput: the corpus indexed into a temporary index with the pipeline's
+//! ingest settings, timed end to end (chunk, embed, write), model loading excluded.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use tempfile::TempDir;
+
+use super::BenchError;
+use super::dataset::Doc;
+use super::stats::per_second;
+use crate::config::PipelineSpec;
+use crate::ingest::IngestInput;
+use crate::pipeline::{Pipeline, Resources};
+use crate::stages::ingest::EmbedSpec;
+
+/// Name of the index inside each temporary data dir.
+const INDEX: &str = "bench";
+/// A progress line is logged after this many documents.
+const PROGRESS_EVERY: usize = 500;
+
+/// A pipeline over its own temporary index, removed on drop.
+pub struct TempPipeline {
+    // Declared before `_dir` so the index closes before its directory is removed.
+    pub pipeline: Pipeline,
+    _dir: TempDir,
+}
+
+impl TempPipeline {
+    /// `base` with `embed` as embedder, indexing into a fresh temporary directory.
+    /// Model embeddings are cached in `cache_dir`, or in a fresh temporary cache when
+    /// `None` (so every text reaches the model).
+    ///
+    /// # Errors
+    /// [`BenchError::Io`] when the temporary directory cannot be created.
+    pub fn new(
+        base: &PipelineSpec,
+        embed: EmbedSpec,
+        model_dir: &Path,
+        cache_dir: Option<&Path>,
+    ) -> Result<TempPipeline, BenchError> {
+        let dir = tempfile::tempdir().map_err(|source| BenchError::Io {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+        let cache_dir = cache_dir.map_or_else(|| dir.path().join("embed-cache"), Path::to_owned);
+        let resources = Resources::with_cache_dir(dir.path().join("data"), model_dir.to_owned(), cache_dir);
+        let mut spec = base.clone();
+        spec.index = INDEX.to_owned();
+        spec.ingest.embed = embed;
+        Ok(TempPipeline {
+            pipeline: Pipeline::new(spec, Arc::new(resources)),
+            _dir: dir,
+        })
+    }
+}
+
+/// One timed ingest run.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestRun {
+    /// Embedder id, e.g. `local/all-MiniLM-L6-v2`.
+    pub embedder: String,
+    /// `cold` (fresh cache), `warm` (the real cache) or `none` (no cache: `hash`).
+    pub cache: &'static str,
+    pub docs: usize,
+    pub failed_docs: usize,
+    pub chunks: usize,
+    /// Tokens the model actually read (cache hits cost none).
+    pub model_tokens: usize,
+    pub seconds: f64,
+    pub docs_per_s: f64,
+    pub chunks_per_s: f64,
+    /// `model_tokens / seconds`, end to end.
+    pub model_tokens_per_s: f64,
+}
+
+/// Ingest `docs` into `target` as text records (no parsing), timing the whole batch.
+/// The embedder and index are opened before the clock starts.
+///
+/// # Errors
+/// [`BenchError::Provider`] when the model cannot be loaded, [`BenchError::Store`] /
+/// [`BenchError::Ingest`] when indexing fails.
+pub fn measure(target: &TempPipeline, docs: &[Doc], cache: &'static str) -> Result<IngestRun, BenchError> {
+    let pipeline = &target.pipeline;
+    let embedder = pipeline.embedder()?;
+    pipeline.index()?;
+    let inputs: Vec<IngestInput> = docs
+        .iter()
+        .map(|d| IngestInput::Text {
+            source: d.id.clone(),
+            title: d.title.clone(),
+            text: d.text.clone(),
+            metadata: None,
+        })
+        .collect();
+    let total = inputs.len();
+    let mut done = 0;
+    let started = Instant::now();
+    let report = pipeline.ingest(inputs, &mut |_| {
+        done += 1;
+        if done % PROGRESS_EVERY == 0 {
+            let seconds = started.elapsed().as_secs();
+            tracing::info!(embedder = embedder.id(), cache, done, total, seconds, "ingesting");
+        }
+    })?;
+    let seconds = started.elapsed().as_secs_f64();
+    let (ingested, _, failed_docs) = report.counts();
+    Ok(IngestRun {
+        embedder: embedder.id().to_owned(),
+        cache,
+        docs: ingested,
+        failed_docs,
+        chunks: report.chunks,
+        model_tokens: report.embedding_tokens,
+        seconds,
+        docs_per_s: per_second(ingested, seconds),
+        chunks_per_s: per_second(report.chunks, seconds),
+        model_tokens_per_s: per_second(report.embedding_tokens, seconds),
+    })
+}

@@ -1,0 +1,200 @@
+//! A BEIR-layout dataset: `corpus.jsonl` (`{"_id", "title", "text"}` per line),
+//! `queries.jsonl` (`{"_id", "text"}`) and `qrels/test.tsv` (`query-id`, `corpus-id`,
+//! `score`, tab-separated, after a header line).
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::EvalError;
+use super::metrics::Judgments;
+
+/// One corpus document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorpusDoc {
+    pub id: String,
+    pub title: String,
+    pub text: String,
+}
+
+/// One judged query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub id: String,
+    pub text: String,
+}
+
+/// A loaded dataset: the corpus, the queries that have judgments (in file order) and
+/// the judgments by query id.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub corpus: Vec<CorpusDoc>,
+    pub queries: Vec<Query>,
+    pub qrels: HashMap<String, Judgments>,
+}
+
+/// BEIR ids are strings, but some exports write them as numbers.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Id {
+    Text(String),
+    Number(u64),
+}
+
+impl Id {
+    fn into_string(self) -> String {
+        match self {
+            Id::Text(s) => s,
+            Id::Number(n) => n.to_string(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawDoc {
+    #[serde(rename = "_id")]
+    id: Id,
+    #[serde(default)]
+    title: String,
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct RawQuery {
+    #[serde(rename = "_id")]
+    id: Id,
+    text: String,
+}
+
+impl Dataset {
+    /// Load the dataset in `dir`, keeping only the queries that have judgments.
+    ///
+    /// # Errors
+    /// [`EvalError::Read`] for a missing or unreadable file, [`EvalError::Json`] for a bad
+    /// JSON line, [`EvalError::Qrels`] for a bad qrels line, [`EvalError::DuplicateId`],
+    /// [`EvalError::UnknownDocument`] / [`EvalError::UnknownQuery`] for a judgment naming
+    /// a document or query the dataset lacks, and [`EvalError::NoJudgments`].
+    pub fn load(dir: &Path) -> Result<Dataset, EvalError> {
+        let corpus: Vec<CorpusDoc> = read_jsonl(&dir.join("corpus.jsonl"), |r: RawDoc| CorpusDoc {
+            id: r.id.into_string(),
+            title: r.title,
+            text: r.text,
+        })?;
+        let queries: Vec<Query> = read_jsonl(&dir.join("queries.jsonl"), |r: RawQuery| Query {
+            id: r.id.into_string(),
+            text: r.text,
+        })?;
+        let qrels_path = dir.join("qrels").join("test.tsv");
+        let doc_ids: HashSet<&str> = corpus.iter().map(|d| d.id.as_str()).collect();
+        let query_ids: HashSet<&str> = queries.iter().map(|q| q.id.as_str()).collect();
+        let qrels = read_qrels(&qrels_path, &doc_ids, &query_ids)?;
+        if qrels.is_empty() {
+            return Err(EvalError::NoJudgments { path: qrels_path });
+        }
+        let queries = queries.into_iter().filter(|q| qrels.contains_key(&q.id)).collect();
+        Ok(Dataset { corpus, queries, qrels })
+    }
+}
+
+fn read(path: &Path) -> Result<String, EvalError> {
+    std::fs::read_to_string(path).map_err(|source| EvalError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Parse every non-blank line of `path` as an `R` and convert it with `f`; ids must be unique.
+fn read_jsonl<R, T>(path: &Path, f: impl Fn(R) -> T) -> Result<Vec<T>, EvalError>
+where
+    R: for<'de> Deserialize<'de>,
+    T: HasId,
+{
+    let text = read(path)?;
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let raw: R = serde_json::from_str(line).map_err(|source| EvalError::Json {
+            path: path.to_owned(),
+            line: i + 1,
+            source,
+        })?;
+        let item = f(raw);
+        if !seen.insert(item.id().to_owned()) {
+            return Err(EvalError::DuplicateId {
+                path: path.to_owned(),
+                line: i + 1,
+                id: item.id().to_owned(),
+            });
+        }
+        out.push(item);
+    }
+    Ok(out)
+}
+
+/// Parse the qrels, checking every id against the corpus and the queries.
+fn read_qrels(
+    path: &Path,
+    doc_ids: &HashSet<&str>,
+    query_ids: &HashSet<&str>,
+) -> Result<HashMap<String, Judgments>, EvalError> {
+    let text = read(path)?;
+    let mut qrels: HashMap<String, Judgments> = HashMap::new();
+    let bad = |line: usize, message: String| EvalError::Qrels {
+        path: path.to_owned(),
+        line,
+        message,
+    };
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() || (n == 1 && line.starts_with("query-id")) {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
+        let [query, doc, grade] = fields[..] else {
+            return Err(bad(n, format!("expected 3 tab-separated fields, found {}", fields.len())));
+        };
+        let grade: i32 = grade
+            .parse()
+            .map_err(|_| bad(n, format!("score `{grade}` is not an integer")))?;
+        if !doc_ids.contains(doc) {
+            return Err(EvalError::UnknownDocument {
+                path: path.to_owned(),
+                line: n,
+                id: doc.to_owned(),
+            });
+        }
+        if !query_ids.contains(query) {
+            return Err(EvalError::UnknownQuery {
+                path: path.to_owned(),
+                line: n,
+                id: query.to_owned(),
+            });
+        }
+        qrels
+            .entry(query.to_owned())
+            .or_default()
+            .insert(doc.to_owned(), grade);
+    }
+    Ok(qrels)
+}
+
+/// Records with an id.
+trait HasId {
+    fn id(&self) -> &str;
+}
+
+impl HasId for CorpusDoc {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl HasId for Query {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}

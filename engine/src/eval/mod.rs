@@ -1,0 +1,102 @@
+//! Retrieval evaluation on a BEIR-layout dataset (`ragline eval`): index the corpus
+//! into a temporary index with a pipeline's ingest settings, run every judged query
+//! through its retrieve stage, and score the rankings (nDCG@10, recall@10/100,
+//! MRR@10). A document ranks by its best chunk.
+
+pub mod dataset;
+pub mod metrics;
+pub mod run;
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+pub use dataset::{CorpusDoc, Dataset, Query};
+pub use metrics::Scores;
+pub use run::{EvalIndex, IndexSummary, QueryRun, SearchSummary};
+
+use crate::ingest::IngestError;
+use crate::pipeline::QueryError;
+use crate::store::StoreError;
+
+/// Why an evaluation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// A dataset file is missing or unreadable.
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// A JSON Lines record does not parse.
+    #[error("{path}:{line}: bad record: {source}")]
+    Json {
+        path: PathBuf,
+        line: usize,
+        source: serde_json::Error,
+    },
+    /// Two records share an `_id`.
+    #[error("{path}:{line}: duplicate _id `{id}`")]
+    DuplicateId { path: PathBuf, line: usize, id: String },
+    /// A qrels line is malformed.
+    #[error("{path}:{line}: {message}")]
+    Qrels { path: PathBuf, line: usize, message: String },
+    /// A judgment names a document the corpus lacks.
+    #[error("{path}:{line}: corpus-id `{id}` is not in corpus.jsonl")]
+    UnknownDocument { path: PathBuf, line: usize, id: String },
+    /// A judgment names a query the queries file lacks.
+    #[error("{path}:{line}: query-id `{id}` is not in queries.jsonl")]
+    UnknownQuery { path: PathBuf, line: usize, id: String },
+    /// The qrels hold no judgment at all.
+    #[error("{path}: no judgments")]
+    NoJudgments { path: PathBuf },
+    /// The temporary index directory cannot be created.
+    #[error("cannot create a temporary index: {0}")]
+    TempDir(std::io::Error),
+    /// Indexing the corpus failed.
+    #[error("indexing the corpus failed: {0}")]
+    Ingest(#[from] IngestError),
+    /// A search failed.
+    #[error("query `{query}` failed: {source}")]
+    Query { query: String, source: QueryError },
+    /// Reading chunks back from the index failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A search thread died.
+    #[error("a search thread panicked")]
+    ThreadPanicked,
+}
+
+/// What `ragline eval --json` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    /// The dataset directory, as given.
+    pub dataset: String,
+    pub pipeline: String,
+    /// `hybrid`, `keyword` or `vector`.
+    pub mode: String,
+    /// Judged queries with at least one relevant document (the ones averaged).
+    pub queries: usize,
+    pub corpus_docs: usize,
+    pub chunks: usize,
+    /// Corpus documents that could not be indexed (e.g. empty text).
+    pub failed_docs: usize,
+    /// Chunks retrieved per query (documents are ranked by their best chunk).
+    pub depth: usize,
+    pub ndcg_at_10: f64,
+    pub recall_at_10: f64,
+    pub recall_at_100: f64,
+    pub mrr_at_10: f64,
+    pub timings: Timings,
+    /// The fusion settings of the pipeline (used by `hybrid` only).
+    pub fusion: String,
+}
+
+/// Wall-clock times.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Timings {
+    /// Indexing the corpus (chunk, embed or read the embedding cache, write).
+    pub index_secs: f64,
+    /// Running every query (in parallel when several threads).
+    pub search_secs: f64,
+    /// Median latency of one query: search plus mapping chunks to documents.
+    pub per_query_ms_p50: f64,
+    pub per_query_ms_p99: f64,
+}
