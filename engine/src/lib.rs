@@ -6,12 +6,15 @@
 //! tantivy), [`providers`] embed and generate, and [`http`] serves it all.
 //! `ARCHITECTURE.md` walks through the modules in data-flow order.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod eval;
 pub mod http;
 pub mod ingest;
 pub mod pipeline;
 pub mod prompts;
+pub mod script;
 pub mod providers;
 pub mod stages;
 pub mod store;

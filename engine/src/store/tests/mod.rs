@@ -18,6 +18,7 @@ fn open(dir: &Path) -> Index {
         dir,
         &IndexOptions {
             map_size_bytes: 1 << 30,
+            ..IndexOptions::default()
         },
     )
     .unwrap()
