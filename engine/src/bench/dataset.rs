@@ -4,14 +4,14 @@
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::BenchError;
 
 /// One corpus document.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Doc {
-    #[serde(rename = "_id")]
+    #[serde(rename = "_id", deserialize_with = "id_string")]
     pub id: String,
     #[serde(default)]
     pub title: String,
@@ -21,7 +21,7 @@ pub struct Doc {
 /// One query.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Query {
-    #[serde(rename = "_id")]
+    #[serde(rename = "_id", deserialize_with = "id_string")]
     pub id: String,
     pub text: String,
 }
@@ -45,6 +45,14 @@ impl Dataset {
             queries: read_jsonl(&dir.join("queries.jsonl"))?,
         })
     }
+}
+
+/// BEIR ids are strings, but some exports write numbers: keep either as text.
+fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    })
 }
 
 fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, BenchError> {
@@ -78,16 +86,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("corpus.jsonl"),
-            "{\"_id\":\"1\",\"title\":\"T\",\"text\":\"body\"}\n\n{\"_id\":\"2\",\"text\":\"untitled\"}\n",
+            "{\"_id\":\"1\",\"title\":\"T\",\"text\":\"body\"}\n\n{\"_id\":2,\"text\":\"untitled\"}\n",
         )
         .unwrap();
         std::fs::write(dir.path().join("queries.jsonl"), "{\"_id\":\"q\",\"text\":\"what?\"}\n").unwrap();
         let d = Dataset::load(dir.path()).unwrap();
         assert_eq!(d.docs.len(), 2);
-        assert_eq!(d.docs[1].title, "");
+        assert_eq!((d.docs[1].id.as_str(), d.docs[1].title.as_str()), ("2", ""));
         assert_eq!(d.queries[0].text, "what?");
 
-        std::fs::write(dir.path().join("queries.jsonl"), "{\"_id\":\"q\",\"text\":\"a\"}\n{\"_id\":1}\n").unwrap();
+        std::fs::write(
+            dir.path().join("queries.jsonl"),
+            "{\"_id\":\"q\",\"text\":\"a\"}\n{\"_id\":\"r\"}\n",
+        )
+        .unwrap();
         let err = Dataset::load(dir.path()).unwrap_err();
         assert!(matches!(err, BenchError::Dataset { line: 2, .. }), "{err}");
     }

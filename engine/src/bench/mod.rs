@@ -144,7 +144,10 @@ pub fn run(spec: &PipelineSpec, opts: &BenchOptions, meta: BenchMeta) -> Result<
         .map(|q| q.text.as_str())
         .collect();
     if data.docs.is_empty() || queries.is_empty() {
-        return Err(BenchError::Empty(format!("{}: no documents or no queries", opts.dataset.display())));
+        return Err(BenchError::Empty(format!(
+            "{}: no documents or no queries",
+            opts.dataset.display()
+        )));
     }
     let hash_spec = EmbedSpec {
         provider: EmbedProvider::Hash,
@@ -152,7 +155,11 @@ pub fn run(spec: &PipelineSpec, opts: &BenchOptions, meta: BenchMeta) -> Result<
     };
 
     tracing::info!(docs = data.docs.len(), "ingest: hash embedder, whole corpus");
-    let hash = throughput::measure(&TempPipeline::new(spec, hash_spec.clone(), &opts.model_dir, None)?, &data.docs, "none")?;
+    let hash = throughput::measure(
+        &TempPipeline::new(spec, hash_spec.clone(), &opts.model_dir, None)?,
+        &data.docs,
+        "none",
+    )?;
     let cold_docs = opts.cold_docs.unwrap_or(data.docs.len()).min(data.docs.len());
     tracing::info!(docs = cold_docs, "ingest: pipeline embedder, fresh cache");
     let cold_target = TempPipeline::new(spec, spec.ingest.embed.clone(), &opts.model_dir, None)?;
@@ -230,3 +237,6 @@ pub fn dataset_name(dir: &Path) -> String {
         .file_name()
         .map_or_else(|| "dataset".to_owned(), |n| n.to_string_lossy().into_owned())
 }
+
+#[cfg(test)]
+mod tests;

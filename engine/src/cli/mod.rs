@@ -1,5 +1,7 @@
 //! Command-line verbs. Each lives in its own file and returns an exit code.
 
+mod bench;
+mod eval;
 mod ingest;
 mod query;
 mod serve;
@@ -44,6 +46,10 @@ pub enum Command {
     Schema,
     /// Fetch, verify and cache the local embedding model.
     FetchModel,
+    /// Measure retrieval (nDCG@10, recall@10/100, MRR@10) on a BEIR dataset, in a temporary index.
+    Eval(eval::EvalArgs),
+    /// Measure ingest throughput, embedding cost and retrieve latency on a BEIR-layout dataset.
+    Bench(bench::BenchArgs),
 }
 
 /// Run a parsed command line.
@@ -56,6 +62,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Validate(args) => Ok(validate::run(&cli, args)),
         Command::Schema => schema(),
         Command::FetchModel => fetch_model(&cli),
+        Command::Eval(args) => eval::run(&cli, args),
+        Command::Bench(args) => bench::run(&cli, args),
     };
     match result {
         Ok(code) => code,

@@ -155,7 +155,10 @@ fn read_qrels(
         }
         let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
         let [query, doc, grade] = fields[..] else {
-            return Err(bad(n, format!("expected 3 tab-separated fields, found {}", fields.len())));
+            return Err(bad(
+                n,
+                format!("expected 3 tab-separated fields, found {}", fields.len()),
+            ));
         };
         let grade: i32 = grade
             .parse()
@@ -174,10 +177,7 @@ fn read_qrels(
                 id: query.to_owned(),
             });
         }
-        qrels
-            .entry(query.to_owned())
-            .or_default()
-            .insert(doc.to_owned(), grade);
+        qrels.entry(query.to_owned()).or_default().insert(doc.to_owned(), grade);
     }
     Ok(qrels)
 }
@@ -196,5 +196,81 @@ impl HasId for CorpusDoc {
 impl HasId for Query {
     fn id(&self) -> &str {
         &self.id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CORPUS: &str = "{\"_id\": \"d1\", \"title\": \"One\", \"text\": \"first\"}\n\n{\"_id\": 2, \"text\": \"second\", \"metadata\": {}}\n";
+    const QUERIES: &str = "{\"_id\": \"q1\", \"text\": \"judged\"}\n{\"_id\": \"q2\", \"text\": \"not judged\"}\n";
+
+    fn write(dir: &Path, corpus: &str, queries: &str, qrels: &str) {
+        std::fs::create_dir_all(dir.join("qrels")).unwrap();
+        std::fs::write(dir.join("corpus.jsonl"), corpus).unwrap();
+        std::fs::write(dir.join("queries.jsonl"), queries).unwrap();
+        std::fs::write(dir.join("qrels/test.tsv"), qrels).unwrap();
+    }
+
+    #[test]
+    fn loads_graded_judgments_and_keeps_judged_queries() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            CORPUS,
+            QUERIES,
+            "query-id\tcorpus-id\tscore\nq1\td1\t2\nq1\t2\t0\n",
+        );
+        let d = Dataset::load(dir.path()).unwrap();
+        assert_eq!(d.corpus.len(), 2);
+        // A numeric id becomes a string; a missing title is empty.
+        assert_eq!(d.corpus[1].id, "2");
+        assert_eq!(d.corpus[1].title, "");
+        assert_eq!(d.queries.len(), 1);
+        assert_eq!(d.queries[0].id, "q1");
+        assert_eq!(d.qrels["q1"]["d1"], 2);
+        assert_eq!(d.qrels["q1"]["2"], 0);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |corpus: &str, queries: &str, qrels: &str| {
+            write(dir.path(), corpus, queries, qrels);
+            Dataset::load(dir.path()).unwrap_err().to_string()
+        };
+        let ok_qrels = "query-id\tcorpus-id\tscore\nq1\td1\t1\n";
+        let e = load(
+            "{\"_id\": \"d1\", \"text\": \"x\"}\n{\"_id\": \"d2\"\n",
+            QUERIES,
+            ok_qrels,
+        );
+        assert!(e.contains("corpus.jsonl:2: bad record"), "{e}");
+        let e = load(
+            CORPUS,
+            "{\"_id\": \"q1\", \"text\": \"a\"}\n{\"_id\": \"q1\", \"text\": \"b\"}\n",
+            ok_qrels,
+        );
+        assert!(e.contains("queries.jsonl:2: duplicate _id `q1`"), "{e}");
+        let e = load(CORPUS, QUERIES, "query-id\tcorpus-id\tscore\nq1\tnope\t1\n");
+        assert!(
+            e.ends_with("test.tsv:2: corpus-id `nope` is not in corpus.jsonl"),
+            "{e}"
+        );
+        let e = load(CORPUS, QUERIES, "query-id\tcorpus-id\tscore\nq9\td1\t1\n");
+        assert!(e.ends_with("test.tsv:2: query-id `q9` is not in queries.jsonl"), "{e}");
+        let e = load(CORPUS, QUERIES, "query-id\tcorpus-id\tscore\nq1\td1\thigh\n");
+        assert!(e.ends_with("test.tsv:2: score `high` is not an integer"), "{e}");
+        let e = load(CORPUS, QUERIES, "q1 d1 1\n");
+        assert!(
+            e.ends_with("test.tsv:1: expected 3 tab-separated fields, found 1"),
+            "{e}"
+        );
+        let e = load(CORPUS, QUERIES, "query-id\tcorpus-id\tscore\n");
+        assert!(e.ends_with("test.tsv: no judgments"), "{e}");
+        std::fs::remove_file(dir.path().join("queries.jsonl")).unwrap();
+        let e = Dataset::load(dir.path()).unwrap_err().to_string();
+        assert!(e.starts_with("cannot read ") && e.contains("queries.jsonl"), "{e}");
     }
 }

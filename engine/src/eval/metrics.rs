@@ -124,7 +124,11 @@ mod tests {
         let j = judged(&[("b", 1), ("d", 1)]);
         // DCG = 1/log2(3) + 1/log2(5) = 0.63093 + 0.43068 = 1.06161
         // IDCG = 1/log2(2) + 1/log2(3) = 1 + 0.63093 = 1.63093 → nDCG = 0.65092
-        assert!(close(ndcg_at(&ranking, &j, 10), 0.65092), "{}", ndcg_at(&ranking, &j, 10));
+        assert!(
+            close(ndcg_at(&ranking, &j, 10), 0.65092),
+            "{}",
+            ndcg_at(&ranking, &j, 10)
+        );
         // b and d are both in the top 10; only b in the top 2.
         assert!(close(recall_at(&ranking, &j, 10), 1.0));
         assert!(close(recall_at(&ranking, &j, 2), 0.5));
@@ -140,14 +144,22 @@ mod tests {
         // DCG = 1/log2(2) + 2/log2(3) + 0 = 1 + 1.26186 = 2.26186
         // ideal grades 2, 2, 1: IDCG = 2/1 + 2/log2(3) + 1/log2(4) = 2 + 1.26186 + 0.5 = 3.76186
         // nDCG = 2.26186 / 3.76186 = 0.60126
-        assert!(close(ndcg_at(&ranking, &j, 10), 0.60126), "{}", ndcg_at(&ranking, &j, 10));
+        assert!(
+            close(ndcg_at(&ranking, &j, 10), 0.60126),
+            "{}",
+            ndcg_at(&ranking, &j, 10)
+        );
         // relevant: a, b, e; found a, b → 2/3. MRR: a (grade 1) is relevant at rank 1.
         assert!(close(recall_at(&ranking, &j, 10), 2.0 / 3.0));
         assert!(close(mrr_at(&ranking, &j, 10), 1.0));
         // Swapping a and b gives the ideal order of what was found:
         // DCG = 2 + 1/log2(3) = 2.63093 → 2.63093 / 3.76186 = 0.69937
         let swapped = ids(&["b", "a", "c"]);
-        assert!(close(ndcg_at(&swapped, &j, 10), 0.69937), "{}", ndcg_at(&swapped, &j, 10));
+        assert!(
+            close(ndcg_at(&swapped, &j, 10), 0.69937),
+            "{}",
+            ndcg_at(&swapped, &j, 10)
+        );
     }
 
     #[test]

@@ -4,16 +4,17 @@
 //! MRR@10). A document ranks by its best chunk.
 
 pub mod dataset;
+mod keyword_only;
 pub mod metrics;
+mod report;
 pub mod run;
 
 use std::path::PathBuf;
 
-use serde::Serialize;
-
 pub use dataset::{CorpusDoc, Dataset, Query};
 pub use metrics::Scores;
-pub use run::{EvalIndex, IndexSummary, QueryRun, SearchSummary};
+pub use report::{EvalReport, Timings, report};
+pub use run::{EvalIndex, IndexSummary, QueryRun, SearchSummary, default_depth};
 
 use crate::ingest::IngestError;
 use crate::pipeline::QueryError;
@@ -37,7 +38,11 @@ pub enum EvalError {
     DuplicateId { path: PathBuf, line: usize, id: String },
     /// A qrels line is malformed.
     #[error("{path}:{line}: {message}")]
-    Qrels { path: PathBuf, line: usize, message: String },
+    Qrels {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     /// A judgment names a document the corpus lacks.
     #[error("{path}:{line}: corpus-id `{id}` is not in corpus.jsonl")]
     UnknownDocument { path: PathBuf, line: usize, id: String },
@@ -62,41 +67,4 @@ pub enum EvalError {
     /// A search thread died.
     #[error("a search thread panicked")]
     ThreadPanicked,
-}
-
-/// What `ragline eval --json` prints.
-#[derive(Debug, Clone, Serialize)]
-pub struct EvalReport {
-    /// The dataset directory, as given.
-    pub dataset: String,
-    pub pipeline: String,
-    /// `hybrid`, `keyword` or `vector`.
-    pub mode: String,
-    /// Judged queries with at least one relevant document (the ones averaged).
-    pub queries: usize,
-    pub corpus_docs: usize,
-    pub chunks: usize,
-    /// Corpus documents that could not be indexed (e.g. empty text).
-    pub failed_docs: usize,
-    /// Chunks retrieved per query (documents are ranked by their best chunk).
-    pub depth: usize,
-    pub ndcg_at_10: f64,
-    pub recall_at_10: f64,
-    pub recall_at_100: f64,
-    pub mrr_at_10: f64,
-    pub timings: Timings,
-    /// The fusion settings of the pipeline (used by `hybrid` only).
-    pub fusion: String,
-}
-
-/// Wall-clock times.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Timings {
-    /// Indexing the corpus (chunk, embed or read the embedding cache, write).
-    pub index_secs: f64,
-    /// Running every query (in parallel when several threads).
-    pub search_secs: f64,
-    /// Median latency of one query: search plus mapping chunks to documents.
-    pub per_query_ms_p50: f64,
-    pub per_query_ms_p99: f64,
 }

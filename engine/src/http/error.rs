@@ -108,6 +108,7 @@ impl From<QueryError> for ApiError {
             }
             QueryError::UnknownFilterField(_) => (StatusCode::BAD_REQUEST, "unknown_filter"),
             QueryError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+            QueryError::Route(_) => (StatusCode::INTERNAL_SERVER_ERROR, "script_error"),
             QueryError::Store(_) | QueryError::Render(_) | QueryError::UnknownModel(_) | QueryError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }

@@ -13,7 +13,9 @@ use crate::prompts::{PromptSource, RenderError};
 use crate::providers::ProviderError;
 use crate::providers::llm::{ContextChunk, GenerateRequest};
 use crate::stages::fusion::Fused;
+use crate::stages::features::QueryFeatures;
 use crate::stages::retrieve::SearchMode;
+use crate::stages::route::{RouteError, RouteHit, RouteInput};
 use crate::store::{Filter, StoreError};
 
 /// Longest accepted question, in characters.
@@ -36,6 +38,9 @@ pub struct QueryRequest {
     /// Sources to return (default: the pipeline's `retrieve.top_k`, at most 50).
     #[serde(default)]
     pub top_k: Option<usize>,
+    /// Caller's role (e.g. `manager`), passed to routing rules.
+    #[serde(default)]
+    pub role: Option<String>,
     /// Caller's session, for logs (and sticky prompt A/B assignment later).
     #[serde(default)]
     pub session_id: Option<String>,
@@ -129,6 +134,8 @@ pub enum QueryError {
     Provider(#[from] ProviderError),
     #[error(transparent)]
     Render(#[from] RenderError),
+    #[error("routing failed: {0}")]
+    Route(#[from] RouteError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -158,17 +165,30 @@ impl Pipeline {
 
         let this = self.clone();
         let q = question.clone();
-        let (hits, embedding_tokens) = tokio::task::spawn_blocking(move || this.retrieve(&q, &filter, top_k))
-            .await
-            .map_err(|e| QueryError::Internal(e.to_string()))??;
+        let domains = requested_domains(&request);
+        let role = request.role.clone().unwrap_or_default();
+        let (hits, embedding_tokens, decision) = tokio::task::spawn_blocking(move || {
+            let (hits, tokens) = this.retrieve(&q, &filter, top_k)?;
+            let input = RouteInput {
+                features: QueryFeatures::of(&q),
+                text: q,
+                domains,
+                role,
+                pipeline: this.spec.name.clone(),
+                hits: hits.iter().map(|h| RouteHit { domain: h.domain.clone(), title: h.title.clone(), score: f64::from(h.score) }).collect(),
+            };
+            let decision = this.spec.route.decide(&input)?;
+            Ok::<_, QueryError>((hits, tokens, decision))
+        })
+        .await
+        .map_err(|e| QueryError::Internal(e.to_string()))??;
 
-        let target = &self.spec.route.default;
         let generator = self
             .spec
             .generate
             .models
-            .get(&target.model)
-            .ok_or_else(|| QueryError::UnknownModel(target.model.clone()))?;
+            .get(&decision.model)
+            .ok_or_else(|| QueryError::UnknownModel(decision.model.clone()))?;
         let prompt_sources: Vec<PromptSource> = hits
             .iter()
             .map(|s| PromptSource {
@@ -179,7 +199,7 @@ impl Pipeline {
                 section: s.section.clone(),
             })
             .collect();
-        let prompt = target.prompt.render(&self.spec.name, &question, &prompt_sources)?;
+        let prompt = decision.prompt.render(&self.spec.name, &question, &prompt_sources)?;
         let context = hits
             .iter()
             .map(|s| ContextChunk {
@@ -202,11 +222,11 @@ impl Pipeline {
             answer: generation.text,
             sources: hits,
             route: RouteInfo {
-                model: target.model.clone(),
+                model: decision.model.clone(),
                 provider: generator.name().to_owned(),
-                prompt: target.prompt.name.clone(),
-                prompt_version: target.prompt.hash.clone(),
-                reason: "default route".to_owned(),
+                prompt: decision.prompt.name.clone(),
+                prompt_version: decision.prompt.hash.clone(),
+                reason: decision.reason,
             },
             usage: Usage {
                 embedding_tokens: embedding_tokens as u64,
@@ -221,12 +241,8 @@ impl Pipeline {
     /// The pipeline's filter narrowed by the request; never widened.
     fn effective_filter(&self, request: &QueryRequest) -> Result<Filter, QueryError> {
         let mut requested: BTreeMap<String, Vec<String>> = request.filters.clone().unwrap_or_default();
-        if let Some(domain) = &request.domain {
-            let values = match domain {
-                OneOrMany::One(d) => vec![d.clone()],
-                OneOrMany::Many(ds) => ds.clone(),
-            };
-            requested.insert("domain".to_owned(), values);
+        if request.domain.is_some() {
+            requested.insert("domain".to_owned(), requested_domains(request));
         }
         let mut filter = self.spec.retrieve.filter.clone();
         for (field, values) in requested {
@@ -339,5 +355,14 @@ impl Pipeline {
             });
         }
         Ok((sources, embedding_tokens))
+    }
+}
+
+/// The domains a request names, if any.
+fn requested_domains(request: &QueryRequest) -> Vec<String> {
+    match &request.domain {
+        None => Vec::new(),
+        Some(OneOrMany::One(d)) => vec![d.clone()],
+        Some(OneOrMany::Many(ds)) => ds.clone(),
     }
 }

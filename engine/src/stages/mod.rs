@@ -2,6 +2,7 @@
 //! YAML, a doc comment per field, which becomes the JSON Schema) and the runtime type
 //! that `compile` builds from it.
 
+pub mod features;
 pub mod fusion;
 pub mod generate;
 pub mod ingest;

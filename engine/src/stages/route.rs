@@ -1,20 +1,51 @@
-//! Route stage: picks the model and prompt for a query. Today a static default;
-//! rhai rules plug in here.
+//! Route stage: picks the model and prompt for a query — the default, or what a
+//! rhai rule (`fn route(query)`) decides from the query, its features and the hits.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use rhai::{Array, Dynamic, Map};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use super::CompileCx;
+use super::features::QueryFeatures;
 use crate::config::Diagnostic;
 use crate::prompts::Prompt;
+use crate::script::{Script, ScriptError};
 
 /// Routing settings.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
-    /// The model and prompt used when no rule decides otherwise.
+    /// The model and prompt used when there is no script, or the script fails and
+    /// `on_error` is `fallback`.
     pub default: RouteTargetConfig,
+    /// A rhai script defining `fn route(query)`, relative to this file. It returns
+    /// `#{ model: "...", prompt: "...", reason: "..." }` (`prompt` and `reason` optional).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub script: Option<Spanned<PathBuf>>,
+    /// Prompts a script may choose besides the default's, e.g. `[legal/detailed]`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub prompts: Vec<Spanned<String>>,
+    /// What a failing script (error, time limit, invalid decision) does: `fallback`
+    /// (default: use `default`, with the error in the route's reason) or `fail` (the query fails).
+    #[serde(default)]
+    pub on_error: OnError,
+}
+
+/// What to do when a routing script fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Answer with the default route; the reason says why.
+    #[default]
+    Fallback,
+    /// Fail the query with the script's error.
+    Fail,
 }
 
 /// A model and a prompt.
@@ -33,6 +64,12 @@ pub struct RouteTargetConfig {
 #[derive(Debug, Clone)]
 pub struct RouteStage {
     pub default: RouteTarget,
+    pub script: Option<Script>,
+    /// Every prompt a route may use, by name (the default's included).
+    pub prompts: BTreeMap<String, Prompt>,
+    /// Model names a route may use.
+    pub models: Vec<String>,
+    pub on_error: OnError,
 }
 
 /// Where a query goes.
@@ -40,6 +77,44 @@ pub struct RouteStage {
 pub struct RouteTarget {
     pub model: String,
     pub prompt: Prompt,
+}
+
+/// What a route script sees.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteInput {
+    pub text: String,
+    /// Domains the request asked for (empty: the pipeline's own).
+    pub domains: Vec<String>,
+    /// The caller's role, when the request names one.
+    pub role: String,
+    pub pipeline: String,
+    pub features: QueryFeatures,
+    pub hits: Vec<RouteHit>,
+}
+
+/// One retrieved chunk as a route script sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteHit {
+    pub domain: String,
+    pub title: String,
+    pub score: f64,
+}
+
+/// A routing decision.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub model: String,
+    pub prompt: Prompt,
+    pub reason: String,
+}
+
+/// Why a route could not be decided.
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    #[error(transparent)]
+    Script(#[from] ScriptError),
+    #[error("{path}: route chose {what}")]
+    Invalid { path: String, what: String },
 }
 
 impl RouteConfig {
@@ -51,57 +126,132 @@ impl RouteConfig {
                 cx.file,
                 &t.model,
                 "route.default.model",
-                format!(
-                    "model `{}` is not defined in generate.models (defined: {})",
-                    t.model.value,
-                    models.join(", ")
-                ),
+                format!("model `{}` is not defined in generate.models (defined: {})", t.model.value, models.join(", ")),
             ));
         }
-        let prompt = if !is_prompt_name(&t.prompt.value) {
-            cx.push(Diagnostic::spanned(
-                cx.file,
-                &t.prompt,
-                "route.default.prompt",
-                format!(
-                    "`{}` is not a prompt name: use path segments of letters, digits, `-` and `_`, like `hr/answer`",
-                    t.prompt.value
-                ),
-            ));
-            None
-        } else if !Prompt::path_for(cx.config_dir, &t.prompt.value).is_file() {
-            cx.push(Diagnostic::spanned(
-                cx.file,
-                &t.prompt,
-                "route.default.prompt",
-                format!(
-                    "prompt file not found: {}",
-                    Prompt::path_for(cx.config_dir, &t.prompt.value).display()
-                ),
-            ));
-            None
-        } else {
-            match Prompt::load(cx.config_dir, &t.prompt.value) {
-                Ok(p) => Some(p),
-                Err(d) => {
-                    cx.push(d);
-                    None
-                }
+        let mut prompts = BTreeMap::new();
+        let default_prompt = load_prompt(cx, &t.prompt, "route.default.prompt".to_owned());
+        for (i, name) in self.prompts.iter().enumerate() {
+            if let Some(p) = load_prompt(cx, name, format!("route.prompts[{i}]")) {
+                prompts.insert(p.name.clone(), p);
             }
-        };
-        prompt.map(|prompt| RouteStage {
-            default: RouteTarget {
-                model: t.model.value.clone(),
-                prompt,
-            },
+        }
+        let script = self.script.as_ref().and_then(|s| {
+            let path = cx.base_dir().join(&s.value);
+            if !path.is_file() {
+                cx.push(Diagnostic::spanned(cx.file, s, "route.script", format!("script not found: {}", path.display())));
+                return None;
+            }
+            Script::load(&path, "route").map_err(|d| cx.push(d)).ok()
+        });
+        let default_prompt = default_prompt?;
+        prompts.insert(default_prompt.name.clone(), default_prompt.clone());
+        Some(RouteStage {
+            default: RouteTarget { model: t.model.value.clone(), prompt: default_prompt },
+            script,
+            prompts,
+            models: models.iter().map(|m| (*m).to_owned()).collect(),
+            on_error: self.on_error,
         })
     }
+}
+
+/// Load the prompt `name`, or record why not.
+fn load_prompt(cx: &mut CompileCx<'_>, name: &Spanned<String>, key: String) -> Option<Prompt> {
+    let file = Prompt::path_for(cx.config_dir, &name.value);
+    let problem = if !is_prompt_name(&name.value) {
+        format!("`{}` is not a prompt name: use path segments of letters, digits, `-` and `_`, like `hr/answer`", name.value)
+    } else if !file.is_file() {
+        format!("prompt file not found: {}", file.display())
+    } else {
+        return Prompt::load(cx.config_dir, &name.value).map_err(|d| cx.push(d)).ok();
+    };
+    cx.push(Diagnostic::spanned(cx.file, name, key, problem));
+    None
 }
 
 /// A prompt name is a relative path of simple segments; `..` and absolute paths are refused.
 fn is_prompt_name(name: &str) -> bool {
     !name.is_empty()
-        && name
-            .split('/')
-            .all(|seg| !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        && name.split('/').all(|seg| !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+}
+
+impl RouteStage {
+    /// Decide where `input` goes. Without a script: the default. A failing script
+    /// falls back to the default (with the error as the reason) unless `on_error: fail`.
+    ///
+    /// # Errors
+    /// [`RouteError`] when the script fails and `on_error` is `fail`.
+    pub fn decide(&self, input: &RouteInput) -> Result<Decision, RouteError> {
+        let Some(script) = &self.script else {
+            return Ok(self.fallback("default route".to_owned()));
+        };
+        match self.run(script, input) {
+            Ok(d) => Ok(d),
+            Err(e) if self.on_error == OnError::Fallback => {
+                tracing::warn!(script = %script.path.display(), error = %e, "route script failed; using the default route");
+                Ok(self.fallback(format!("default route (script failed: {e})")))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn fallback(&self, reason: String) -> Decision {
+        Decision { model: self.default.model.clone(), prompt: self.default.prompt.clone(), reason }
+    }
+
+    fn run(&self, script: &Script, input: &RouteInput) -> Result<Decision, RouteError> {
+        let out = script.call("route", to_dynamic(input))?;
+        let expected = r#"a map like #{ model: "lite", prompt: "hr/answer", reason: "short question" }"#;
+        let Some(map) = out.clone().try_cast::<Map>() else {
+            return Err(script.wrong_return("route", &out, expected).into());
+        };
+        let invalid = |what: String| RouteError::Invalid { path: script.path.display().to_string(), what };
+        let text = |key: &str| -> Result<Option<String>, RouteError> {
+            match map.get(key) {
+                None => Ok(None),
+                Some(v) => v.clone().into_string().map(Some).map_err(|t| invalid(format!("`{key}` of type {t}; it must be a string"))),
+            }
+        };
+        if let Some(key) = map.keys().find(|k| !["model", "prompt", "reason"].contains(&k.as_str())) {
+            return Err(invalid(format!("an unknown key `{key}` (expected model, prompt, reason)")));
+        }
+        let model = text("model")?.ok_or_else(|| invalid("no `model`".to_owned()))?;
+        if !self.models.contains(&model) {
+            return Err(invalid(format!("model `{model}`, which is not in generate.models ({})", self.models.join(", "))));
+        }
+        let prompt = match text("prompt")? {
+            None => self.default.prompt.clone(),
+            Some(name) => self.prompts.get(&name).cloned().ok_or_else(|| {
+                let known: Vec<&str> = self.prompts.keys().map(String::as_str).collect();
+                invalid(format!("prompt `{name}`, which is not declared in route.prompts ({})", known.join(", ")))
+            })?,
+        };
+        let reason = text("reason")?.unwrap_or_else(|| format!("chosen by {}", file_name(script)));
+        Ok(Decision { model, prompt, reason })
+    }
+}
+
+fn file_name(script: &Script) -> String {
+    script.path.file_name().map_or_else(|| "script".to_owned(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Any serializable value as a rhai value (maps, arrays, strings, numbers).
+pub fn to_dynamic<T: Serialize>(value: &T) -> Dynamic {
+    match serde_json::to_value(value) {
+        Ok(v) => json_to_dynamic(v),
+        Err(_) => Dynamic::UNIT,
+    }
+}
+
+fn json_to_dynamic(v: serde_json::Value) -> Dynamic {
+    use serde_json::Value;
+    match v {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => b.into(),
+        Value::Number(n) => n.as_i64().map_or_else(|| n.as_f64().unwrap_or(0.0).into(), Dynamic::from),
+        Value::String(s) => s.into(),
+        Value::Array(a) => Dynamic::from_array(a.into_iter().map(json_to_dynamic).collect::<Array>()),
+        Value::Object(o) => Dynamic::from_map(o.into_iter().map(|(k, v)| (k.into(), json_to_dynamic(v))).collect::<Map>()),
+    }
 }
