@@ -26,7 +26,6 @@ use crate::providers::ProviderError;
 use crate::stages::ingest::{EmbedProvider, EmbedSpec};
 use crate::store::{Filter, StoreError};
 use dataset::Dataset;
-use throughput::{IngestRun, TempPipeline};
 
 /// Tokens/s of the numpy/OpenBLAS all-MiniLM-L6-v2 reference on these machines (DESIGN.md).
 pub const REFERENCE_TOKENS_PER_S: (f64, f64) = (850.0, 900.0);
@@ -71,25 +70,9 @@ pub struct BenchReport {
     pub dataset: String,
     pub corpus_docs: usize,
     pub queries: usize,
-    pub ingest: IngestBench,
+    pub ingest: throughput::IngestBench,
     pub embed: EmbedBench,
     pub retrieve: retrieve::RetrieveBench,
-}
-
-/// Ingest throughput, pipeline embedder against `hash`.
-#[derive(Debug, Clone, Serialize)]
-pub struct IngestBench {
-    /// `hash` embedder, whole corpus.
-    pub hash: IngestRun,
-    /// Pipeline embedder, real cache, whole corpus.
-    pub warm: IngestRun,
-    /// Pipeline embedder, fresh cache, first `cold.docs` documents.
-    pub cold: IngestRun,
-    /// Whether the cold run covered the whole corpus (`--cold`).
-    pub cold_full_corpus: bool,
-    /// docs/s of `hash` over docs/s of the warm and cold runs.
-    pub hash_over_warm_docs_per_s: Option<f64>,
-    pub hash_over_cold_docs_per_s: Option<f64>,
 }
 
 /// Embedding cost without the cache.
@@ -149,25 +132,10 @@ pub fn run(spec: &PipelineSpec, opts: &BenchOptions, meta: BenchMeta) -> Result<
             opts.dataset.display()
         )));
     }
-    let hash_spec = EmbedSpec {
-        provider: EmbedProvider::Hash,
-        dims: spec.ingest.embed.dims,
-    };
+    let hash_spec = hash_baseline(spec);
 
-    tracing::info!(docs = data.docs.len(), "ingest: hash embedder, whole corpus");
-    let hash = throughput::measure(
-        &TempPipeline::new(spec, hash_spec.clone(), &opts.model_dir, None)?,
-        &data.docs,
-        "none",
-    )?;
-    let cold_docs = opts.cold_docs.unwrap_or(data.docs.len()).min(data.docs.len());
-    tracing::info!(docs = cold_docs, "ingest: pipeline embedder, fresh cache");
-    let cold_target = TempPipeline::new(spec, spec.ingest.embed.clone(), &opts.model_dir, None)?;
-    let cold = throughput::measure(&cold_target, &data.docs[..cold_docs], "cold")?;
-    drop(cold_target);
-    tracing::info!(docs = data.docs.len(), cache = %opts.cache_dir.display(), "ingest: pipeline embedder, real cache");
-    let warm_target = TempPipeline::new(spec, spec.ingest.embed.clone(), &opts.model_dir, Some(&opts.cache_dir))?;
-    let warm = throughput::measure(&warm_target, &data.docs, "warm")?;
+    let cold_docs = opts.cold_docs.unwrap_or(data.docs.len());
+    let (ingest, warm_target) = throughput::ingest_bench(spec, &data.docs, cold_docs, opts)?;
 
     tracing::info!(queries = queries.len(), "embedding: one query per call, then batches");
     let model = embed::uncached(&spec.ingest.embed, &opts.model_dir)?;
@@ -199,14 +167,7 @@ pub fn run(spec: &PipelineSpec, opts: &BenchOptions, meta: BenchMeta) -> Result<
         dataset: dataset_name(&opts.dataset),
         corpus_docs: data.docs.len(),
         queries: queries.len(),
-        ingest: IngestBench {
-            hash_over_warm_docs_per_s: stats::ratio(hash.docs_per_s, warm.docs_per_s),
-            hash_over_cold_docs_per_s: stats::ratio(hash.docs_per_s, cold.docs_per_s),
-            cold_full_corpus: cold_docs == data.docs.len(),
-            hash,
-            warm,
-            cold,
-        },
+        ingest,
         embed: EmbedBench {
             embedder: model.id().to_owned(),
             latency_over_hash_p50: stats::ratio(single.latency.p50_ms, hash_single.latency.p50_ms),
@@ -219,6 +180,14 @@ pub fn run(spec: &PipelineSpec, opts: &BenchOptions, meta: BenchMeta) -> Result<
         },
         retrieve,
     })
+}
+
+/// The `hash` embedder with the pipeline's dimension: the no-model baseline.
+fn hash_baseline(spec: &PipelineSpec) -> EmbedSpec {
+    EmbedSpec {
+        provider: EmbedProvider::Hash,
+        dims: spec.ingest.embed.dims,
+    }
 }
 
 /// A filter every ingested document passes: the pipeline's default domain.

@@ -48,7 +48,7 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// `a / b`, or `None` when `b` is not a positive number (so JSON shows `null`, not `inf`).
 pub fn ratio(a: f64, b: f64) -> Option<f64> {
-    (b > 0.0 && a.is_finite()).then(|| a / b)
+    (b > 0.0 && a.is_finite()).then_some(a / b)
 }
 
 /// `count / seconds`, or 0 for a zero-length interval.

@@ -63,6 +63,7 @@ fn measures_everything_on_a_tiny_dataset_with_the_hash_embedder() {
     assert_eq!(json["meta"]["commit"], "unknown");
     assert!(json["retrieve"]["unfiltered"]["hybrid"]["p99_ms"].is_number());
     let table = table::Table(&report).to_string();
-    assert!(table.contains("first 5 documents only"), "{table}");
+    assert!(table.contains("the first 5 documents only"), "{table}");
+    assert_eq!(report.ingest.hash_sample.docs, 5);
     assert!(table.contains("hybrid"), "{table}");
 }

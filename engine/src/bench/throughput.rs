@@ -8,13 +8,13 @@ use std::time::Instant;
 use serde::Serialize;
 use tempfile::TempDir;
 
-use super::BenchError;
 use super::dataset::Doc;
-use super::stats::per_second;
+use super::stats::{per_second, ratio};
+use super::{BenchError, BenchOptions, hash_baseline};
 use crate::config::PipelineSpec;
 use crate::ingest::IngestInput;
 use crate::pipeline::{Pipeline, Resources};
-use crate::stages::ingest::EmbedSpec;
+use crate::stages::ingest::{EmbedProvider, EmbedSpec};
 
 /// Name of the index inside each temporary data dir.
 const INDEX: &str = "bench";
@@ -57,6 +57,77 @@ impl TempPipeline {
     }
 }
 
+/// Ingest throughput, pipeline embedder against `hash`.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestBench {
+    /// `hash` embedder, whole corpus.
+    pub hash: IngestRun,
+    /// Pipeline embedder, real cache, whole corpus.
+    pub warm: IngestRun,
+    /// `hash` embedder on the documents of the cold run.
+    pub hash_sample: IngestRun,
+    /// Pipeline embedder, fresh cache, the first documents (all with `--cold`).
+    pub cold: IngestRun,
+    /// Whether the cold run covered the whole corpus.
+    pub cold_full_corpus: bool,
+    /// docs/s of `hash` over the warm run's, on the whole corpus.
+    pub hash_over_warm_docs_per_s: Option<f64>,
+    /// docs/s of `hash` over the cold run's, on the same documents.
+    pub hash_over_cold_docs_per_s: Option<f64>,
+}
+
+/// Run the ingest measurements: `hash` and warm on all of `docs`, `hash` and cold on
+/// the first `cold_docs`. Returns the warm run's pipeline: its index (the corpus with
+/// the pipeline's own embedder) is the one to search.
+///
+/// # Errors
+/// As [`measure`], and [`BenchError::Io`] for a temporary directory.
+pub fn ingest_bench(
+    spec: &PipelineSpec,
+    docs: &[Doc],
+    cold_docs: usize,
+    opts: &BenchOptions,
+) -> Result<(IngestBench, TempPipeline), BenchError> {
+    let model_dir = &opts.model_dir;
+    let hash_spec = hash_baseline(spec);
+    let cold_docs = cold_docs.min(docs.len());
+    let cold_full_corpus = cold_docs == docs.len();
+
+    tracing::info!(docs = docs.len(), "ingest: hash embedder, whole corpus");
+    let hash = measure(
+        &TempPipeline::new(spec, hash_spec.clone(), model_dir, None)?,
+        docs,
+        "none",
+    )?;
+    let hash_sample = if cold_full_corpus {
+        hash.clone()
+    } else {
+        tracing::info!(docs = cold_docs, "ingest: hash embedder, cold sample");
+        measure(
+            &TempPipeline::new(spec, hash_spec, model_dir, None)?,
+            &docs[..cold_docs],
+            "none",
+        )?
+    };
+    tracing::info!(docs = cold_docs, "ingest: pipeline embedder, fresh cache");
+    let cold_target = TempPipeline::new(spec, spec.ingest.embed.clone(), model_dir, None)?;
+    let cold = measure(&cold_target, &docs[..cold_docs], "cold")?;
+    drop(cold_target);
+    tracing::info!(docs = docs.len(), cache = %opts.cache_dir.display(), "ingest: pipeline embedder, real cache");
+    let warm_target = TempPipeline::new(spec, spec.ingest.embed.clone(), model_dir, Some(&opts.cache_dir))?;
+    let warm = measure(&warm_target, docs, "warm")?;
+    let bench = IngestBench {
+        hash_over_warm_docs_per_s: ratio(hash.docs_per_s, warm.docs_per_s),
+        hash_over_cold_docs_per_s: ratio(hash_sample.docs_per_s, cold.docs_per_s),
+        cold_full_corpus,
+        hash,
+        warm,
+        hash_sample,
+        cold,
+    };
+    Ok((bench, warm_target))
+}
+
 /// One timed ingest run.
 #[derive(Debug, Clone, Serialize)]
 pub struct IngestRun {
@@ -77,13 +148,18 @@ pub struct IngestRun {
 }
 
 /// Ingest `docs` into `target` as text records (no parsing), timing the whole batch.
-/// The embedder and index are opened before the clock starts.
+/// The embedder and index are opened before the clock starts. `cache` labels the run
+/// (`none` whatever is passed when the embedder is `hash`, which is never cached).
 ///
 /// # Errors
 /// [`BenchError::Provider`] when the model cannot be loaded, [`BenchError::Store`] /
 /// [`BenchError::Ingest`] when indexing fails.
 pub fn measure(target: &TempPipeline, docs: &[Doc], cache: &'static str) -> Result<IngestRun, BenchError> {
     let pipeline = &target.pipeline;
+    let cache = match pipeline.spec.ingest.embed.provider {
+        EmbedProvider::Hash => "none",
+        EmbedProvider::Local => cache,
+    };
     let embedder = pipeline.embedder()?;
     pipeline.index()?;
     let inputs: Vec<IngestInput> = docs
@@ -96,11 +172,11 @@ pub fn measure(target: &TempPipeline, docs: &[Doc], cache: &'static str) -> Resu
         })
         .collect();
     let total = inputs.len();
-    let mut done = 0;
+    let mut done: usize = 0;
     let started = Instant::now();
     let report = pipeline.ingest(inputs, &mut |_| {
         done += 1;
-        if done % PROGRESS_EVERY == 0 {
+        if done.is_multiple_of(PROGRESS_EVERY) {
             let seconds = started.elapsed().as_secs();
             tracing::info!(embedder = embedder.id(), cache, done, total, seconds, "ingesting");
         }

@@ -4,6 +4,7 @@ mod bench;
 mod eval;
 mod ingest;
 mod query;
+mod rules;
 mod serve;
 mod validate;
 
@@ -40,6 +41,10 @@ pub enum Command {
     Ingest(ingest::IngestArgs),
     /// Ask one question and print the answer with its sources.
     Query(query::QueryArgs),
+    /// Show the route (model, prompt, reason) a question would take, without answering it.
+    Route(rules::RouteArgs),
+    /// Show the metadata a pipeline's tag rule gives a file, without ingesting it.
+    Tag(rules::TagArgs),
     /// Check pipeline files (default: all of `pipelines/`); exit 1 on any error.
     Validate(validate::ValidateArgs),
     /// Print the JSON Schema of a pipeline file.
@@ -59,6 +64,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(&cli, args),
         Command::Ingest(args) => ingest::run(&cli, args),
         Command::Query(args) => query::run(&cli, args),
+        Command::Route(args) => rules::route(&cli, args),
+        Command::Tag(args) => rules::tag(&cli, args),
         Command::Validate(args) => Ok(validate::run(&cli, args)),
         Command::Schema => schema(),
         Command::FetchModel => fetch_model(&cli),

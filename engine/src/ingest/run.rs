@@ -13,7 +13,8 @@ use super::chunk::{Chunk, ChunkSettings, chunk_document};
 use super::parse::{self, DocFormat, ParseError, ParsedDocument, detect_format};
 use crate::providers::ProviderError;
 use crate::providers::embed::Embedder;
-use crate::stages::ingest::IngestStage;
+use crate::stages::ingest::{IngestStage, fingerprint};
+use crate::stages::tag::{self, TEXT_HEAD_CHARS, TagError, TagInput};
 use crate::store::{DocumentRecord, EmbedderInfo, Filter, Index, Metadata, NewChunk, NewDocument, StoreError};
 
 /// Chunks per embedding call and store transaction.
@@ -126,7 +127,7 @@ pub fn ingest(
         let file_report = match prepare(target, input) {
             Ok(Prepared::Changed(doc)) => {
                 pending_chunks += doc.chunks.len();
-                pending.push(doc);
+                pending.push(*doc);
                 if pending_chunks >= WRITE_BATCH {
                     flush(target, &mut pending, &mut report, on_file)?;
                     pending_chunks = 0;
@@ -216,7 +217,7 @@ fn flush(
 }
 
 enum Prepared {
-    Changed(Pending),
+    Changed(Box<Pending>),
     Unchanged(FileReport),
 }
 
@@ -268,17 +269,19 @@ fn prepare(target: &IngestTarget<'_>, input: IngestInput) -> Result<Prepared, Fa
             metadata,
         } => (String::new(), source, Content::Text { title, text }, metadata),
     };
+    // Uploads carry their own metadata; it is part of what the stored document depends on.
+    let settings = match &metadata {
+        None => stage.fingerprint.clone(),
+        Some(m) => fingerprint(&[&stage.fingerprint, &serde_json::to_string(m).unwrap_or_default()]),
+    };
     let metadata = metadata.unwrap_or_else(|| stage.defaults.clone());
-    if let Some(message) = disallowed(&metadata, target.allowed) {
-        return Err(failed(&source, "forbidden_metadata", message));
-    }
     let id = document_id(&source);
     let content_hash = content.hash();
     let existing = target
         .index
         .document(&id)
         .map_err(|e| failed(&source, "store", e.to_string()))?;
-    if existing.is_some_and(|d| d.content_hash == content_hash && d.metadata == metadata) {
+    if existing.is_some_and(|d| d.content_hash == content_hash && d.settings == settings) {
         return Ok(Prepared::Unchanged(FileReport {
             source,
             outcome: FileOutcome::Unchanged { document_id: id },
@@ -308,19 +311,22 @@ fn prepare(target: &IngestTarget<'_>, input: IngestInput) -> Result<Prepared, Fa
             )
         }
     };
-    let settings = ChunkSettings {
+    let sizes = ChunkSettings {
         kind: stage.chunk_kind,
         max_tokens: stage.max_tokens,
         overlap_tokens: stage.overlap_tokens,
     };
-    let chunks = chunk_document(&parsed, settings, target.embedder.tokenizer());
+    let chunks = chunk_document(&parsed, sizes, target.embedder.tokenizer());
     if chunks.is_empty() {
         return Err(failed(&source, ParseError::Empty.code(), ParseError::Empty.to_string()));
     }
     let title = parsed
         .title
+        .clone()
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| file_stem(&name));
+    let metadata = metadata_for(stage, target.allowed, &source, &name, &title, &parsed, metadata)
+        .map_err(|e| failed(&source, e.code(), e.to_string()))?;
     let record = DocumentRecord {
         id,
         title,
@@ -331,8 +337,9 @@ fn prepare(target: &IngestTarget<'_>, input: IngestInput) -> Result<Prepared, Fa
         bytes: bytes as u64,
         chunk_count: chunks.len() as u32,
         ingested_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        settings,
     };
-    Ok(Prepared::Changed(Pending { record, chunks }))
+    Ok(Prepared::Changed(Box::new(Pending { record, chunks })))
 }
 
 /// What an input holds: a file's bytes, or text that needs no parsing.
@@ -364,13 +371,50 @@ fn embedding_text(title: &str, section: Option<&str>, text: &str) -> String {
     }
 }
 
-/// Why `metadata` falls outside what the pipeline may hold, if it does.
-fn disallowed(metadata: &Metadata, allowed: &Filter) -> Option<String> {
-    let (field, have) = allowed.mismatch(metadata)?;
-    let allowed_values = allowed.fields.get(field).map(|v| v.join(", ")).unwrap_or_default();
-    Some(format!(
-        "{field} {have:?} is not allowed by this pipeline (allowed: {allowed_values})"
-    ))
+/// A document's final metadata: `metadata` (defaults or upload fields) as the tag
+/// script changes it, checked against the pipeline's required fields and filter.
+///
+/// # Errors
+/// [`TagError`] naming the document and, for bad values, the field.
+pub fn metadata_for(
+    stage: &IngestStage,
+    allowed: &Filter,
+    source: &str,
+    file_name: &str,
+    title: &str,
+    parsed: &ParsedDocument,
+    metadata: Metadata,
+) -> Result<Metadata, TagError> {
+    let metadata = match &stage.tag {
+        None => metadata,
+        Some(script) => {
+            let input = TagInput {
+                path: source.to_owned(),
+                file_name: file_name.to_owned(),
+                title: title.to_owned(),
+                text_head: text_head(parsed),
+                metadata,
+            };
+            tag::tag(script, &input)?
+        }
+    };
+    tag::validate(source, &metadata, &stage.required, allowed)?;
+    Ok(metadata)
+}
+
+/// The start of a document's text, for tag scripts.
+fn text_head(doc: &ParsedDocument) -> String {
+    let mut head = String::new();
+    for section in &doc.sections {
+        if head.chars().count() >= TEXT_HEAD_CHARS {
+            break;
+        }
+        if !head.is_empty() {
+            head.push('\n');
+        }
+        head.push_str(&section.text);
+    }
+    head.chars().take(TEXT_HEAD_CHARS).collect()
 }
 
 /// Stable document id for a source: re-ingesting the same source replaces its document.
@@ -378,7 +422,8 @@ pub fn document_id(source: &str) -> String {
     hex::encode(Sha256::digest(source.as_bytes()))[..16].to_owned()
 }
 
-fn file_stem(name: &str) -> String {
+/// The file name without its extension, as a fallback title.
+pub fn file_stem(name: &str) -> String {
     Path::new(name)
         .file_stem()
         .map_or_else(|| name.to_owned(), |s| s.to_string_lossy().into_owned())

@@ -12,10 +12,10 @@ use super::Pipeline;
 use crate::prompts::{PromptSource, RenderError};
 use crate::providers::ProviderError;
 use crate::providers::llm::{ContextChunk, GenerateRequest};
-use crate::stages::fusion::Fused;
 use crate::stages::features::QueryFeatures;
+use crate::stages::fusion::Fused;
 use crate::stages::retrieve::SearchMode;
-use crate::stages::route::{RouteError, RouteHit, RouteInput};
+use crate::stages::route::{Decision, RouteError, RouteHit, RouteInput};
 use crate::store::{Filter, StoreError};
 
 /// Longest accepted question, in characters.
@@ -169,15 +169,7 @@ impl Pipeline {
         let role = request.role.clone().unwrap_or_default();
         let (hits, embedding_tokens, decision) = tokio::task::spawn_blocking(move || {
             let (hits, tokens) = this.retrieve(&q, &filter, top_k)?;
-            let input = RouteInput {
-                features: QueryFeatures::of(&q),
-                text: q,
-                domains,
-                role,
-                pipeline: this.spec.name.clone(),
-                hits: hits.iter().map(|h| RouteHit { domain: h.domain.clone(), title: h.title.clone(), score: f64::from(h.score) }).collect(),
-            };
-            let decision = this.spec.route.decide(&input)?;
+            let (_, decision) = this.decide_route(&q, &hits, domains, role)?;
             Ok::<_, QueryError>((hits, tokens, decision))
         })
         .await
@@ -236,6 +228,52 @@ impl Pipeline {
             },
             latency_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
+    }
+
+    /// The route for a question and its hits, with what the route script saw.
+    ///
+    /// # Errors
+    /// [`QueryError::Route`] when the script fails and the pipeline says `on_error: fail`.
+    pub fn decide_route(
+        &self,
+        question: &str,
+        hits: &[Source],
+        domains: Vec<String>,
+        role: String,
+    ) -> Result<(RouteInput, Decision), QueryError> {
+        let input = RouteInput {
+            features: QueryFeatures::of(question),
+            text: question.to_owned(),
+            domains,
+            role,
+            pipeline: self.spec.name.clone(),
+            hits: hits
+                .iter()
+                .map(|h| RouteHit {
+                    domain: h.domain.clone(),
+                    title: h.title.clone(),
+                    score: f64::from(h.score),
+                })
+                .collect(),
+        };
+        let decision = self.spec.route.decide(&input)?;
+        Ok((input, decision))
+    }
+
+    /// Retrieve for `request` and decide its route, without generating: what
+    /// `ragline route` prints (blocking).
+    ///
+    /// # Errors
+    /// As [`Pipeline::query`], before generation.
+    pub fn dry_run_route(&self, request: &QueryRequest) -> Result<(RouteInput, Decision), QueryError> {
+        let filter = self.effective_filter(request)?;
+        let (hits, _) = self.retrieve(request.query.trim(), &filter, self.spec.retrieve.top_k)?;
+        self.decide_route(
+            request.query.trim(),
+            &hits,
+            requested_domains(request),
+            request.role.clone().unwrap_or_default(),
+        )
     }
 
     /// The pipeline's filter narrowed by the request; never widened.

@@ -14,6 +14,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use rhai::{AST, Dynamic, Engine, EvalAltResult, Scope};
+use sha2::Digest;
 
 use crate::config::Diagnostic;
 
@@ -63,6 +64,8 @@ static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
 #[derive(Clone)]
 pub struct Script {
     pub path: PathBuf,
+    /// First 12 hex digits of the sha256 of the script's text.
+    pub hash: String,
     ast: Arc<AST>,
 }
 
@@ -116,8 +119,10 @@ impl Script {
                 format!("the script must define `fn {function}(input)` taking one argument"),
             ));
         }
+        let hash = hex::encode(sha2::Sha256::digest(text.as_bytes()))[..12].to_owned();
         Ok(Script {
             path: file.to_path_buf(),
+            hash,
             ast: Arc::new(ast),
         })
     }

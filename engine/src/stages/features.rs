@@ -4,24 +4,91 @@
 use serde::Serialize;
 
 /// Question words looked for at any position.
-const QUESTION_WORDS: &[&str] = &["what", "who", "whom", "whose", "when", "where", "why", "how", "which", "whether"];
+const QUESTION_WORDS: &[&str] = &[
+    "what", "who", "whom", "whose", "when", "where", "why", "how", "which", "whether",
+];
 /// Vocabulary that marks a legal question.
 const LEGAL_TERMS: &[&str] = &[
-    "agreement", "arbitration", "breach", "clause", "compliance", "confidential", "confidentiality", "contract",
-    "damages", "dpa", "gdpr", "governing", "indemnification", "indemnify", "indemnity", "jurisdiction", "liability",
-    "liable", "licence", "license", "litigation", "msa", "nda", "negligence", "obligation", "obligations", "party",
-    "parties", "processor", "sub-processor", "termination", "terminate", "warranty", "warranties",
+    "agreement",
+    "arbitration",
+    "breach",
+    "clause",
+    "compliance",
+    "confidential",
+    "confidentiality",
+    "contract",
+    "damages",
+    "dpa",
+    "gdpr",
+    "governing",
+    "indemnification",
+    "indemnify",
+    "indemnity",
+    "jurisdiction",
+    "liability",
+    "liable",
+    "licence",
+    "license",
+    "litigation",
+    "msa",
+    "nda",
+    "negligence",
+    "obligation",
+    "obligations",
+    "party",
+    "parties",
+    "processor",
+    "sub-processor",
+    "termination",
+    "terminate",
+    "warranty",
+    "warranties",
 ];
 /// Vocabulary that marks a technical question.
 const TECHNICAL_TERMS: &[&str] = &[
-    "api", "architecture", "canary", "cluster", "database", "deploy", "deployment", "endpoint", "incident", "kubernetes",
-    "latency", "on-call", "outage", "rate", "rollback", "runbook", "sev1", "sev2", "sev3", "sev4", "sla", "slo",
-    "throughput", "timeout",
+    "api",
+    "architecture",
+    "canary",
+    "cluster",
+    "database",
+    "deploy",
+    "deployment",
+    "endpoint",
+    "incident",
+    "kubernetes",
+    "latency",
+    "on-call",
+    "outage",
+    "rate",
+    "rollback",
+    "runbook",
+    "sev1",
+    "sev2",
+    "sev3",
+    "sev4",
+    "sla",
+    "slo",
+    "throughput",
+    "timeout",
 ];
 /// Words that open a subordinate or coordinate clause.
 const CLAUSE_WORDS: &[&str] = &[
-    "and", "or", "but", "if", "unless", "whether", "because", "although", "while", "which", "that", "where", "when",
-    "provided", "including", "notwithstanding",
+    "and",
+    "or",
+    "but",
+    "if",
+    "unless",
+    "whether",
+    "because",
+    "although",
+    "while",
+    "which",
+    "that",
+    "where",
+    "when",
+    "provided",
+    "including",
+    "notwithstanding",
 ];
 
 /// Features of one query.
@@ -52,8 +119,9 @@ impl QueryFeatures {
         let (mut legal, mut technical, mut entities, mut clauses) = (0, 0, 0, 1);
         let mut sentence_start = true;
         for raw in &tokens {
-            let word: String =
-                raw.trim_matches(|c: char| !c.is_alphanumeric() && c != '-').to_lowercase();
+            let word: String = raw
+                .trim_matches(|c: char| !c.is_alphanumeric() && c != '-')
+                .to_lowercase();
             if QUESTION_WORDS.contains(&word.as_str()) && !question_words.contains(&word) {
                 question_words.push(word.clone());
             }

@@ -8,8 +8,10 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::CompileCx;
+use super::tag::{MetadataField, TagConfig};
 use crate::config::Diagnostic;
 use crate::ingest::parse::ParseLimits;
+use crate::script::Script;
 use crate::store::Metadata;
 
 /// How documents enter the index.
@@ -28,6 +30,9 @@ pub struct IngestConfig {
     /// Which model embeds chunks and queries.
     #[serde(default)]
     pub embed: EmbedConfig,
+    /// A rhai rule that sets each document's metadata from its path, title and text.
+    #[serde(default)]
+    pub tag: Option<TagConfig>,
     /// Largest file accepted, in bytes (default 50 MiB).
     #[serde(default)]
     pub max_file_bytes: Option<u64>,
@@ -88,6 +93,10 @@ pub struct MetadataConfig {
     /// Free-form tags.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Fields every document must have after tagging, e.g. `[doc_type]`; a document
+    /// without them is refused with an error naming the field.
+    #[serde(default)]
+    pub required: Vec<MetadataField>,
 }
 
 /// Embedder settings.
@@ -126,6 +135,13 @@ pub struct IngestStage {
     pub defaults: Metadata,
     pub embed: EmbedSpec,
     pub limits: ParseLimits,
+    /// The tag script, if any.
+    pub tag: Option<Script>,
+    /// Fields every document must have.
+    pub required: Vec<MetadataField>,
+    /// Hash of every setting that shapes a stored document (chunking, embedder,
+    /// default metadata, tag script): a document ingested under other settings is redone.
+    pub fingerprint: String,
 }
 
 /// Which embedder, checked.
@@ -145,7 +161,7 @@ impl IngestConfig {
         for (i, source) in self.sources.iter().enumerate() {
             match source {
                 SourceConfig::Dir(dir) => {
-                    let path = cx.base_dir().join(&dir.value);
+                    let path = cx.resolve(&dir.value);
                     if !path.is_dir() {
                         cx.push(Diagnostic::spanned(
                             cx.file,
@@ -229,22 +245,47 @@ impl IngestConfig {
         }
 
         let m = &self.metadata;
+        let tag = self.tag.as_ref().and_then(|t| t.compile(cx));
+        let defaults = Metadata {
+            domain: m.domain.clone().unwrap_or_else(|| "general".to_owned()),
+            department: m.department.clone(),
+            doc_type: m.doc_type.clone(),
+            tags: m.tags.clone(),
+        };
+        let chunk_kind = self.chunk.kind;
+        let overlap_tokens = overlap.min(max_tokens.saturating_sub(1)) as usize;
+        let fingerprint = fingerprint(&[
+            &format!("{chunk_kind:?}/{max_tokens}/{overlap_tokens}"),
+            &format!("{embed:?}"),
+            &serde_json::to_string(&defaults).unwrap_or_default(),
+            &format!("{:?}", m.required),
+            tag.as_ref().map_or("", |t| t.hash.as_str()),
+        ]);
         IngestStage {
             dirs,
-            chunk_kind: self.chunk.kind,
+            chunk_kind,
             max_tokens: max_tokens as usize,
-            overlap_tokens: overlap.min(max_tokens.saturating_sub(1)) as usize,
-            defaults: Metadata {
-                domain: m.domain.clone().unwrap_or_else(|| "general".to_owned()),
-                department: m.department.clone(),
-                doc_type: m.doc_type.clone(),
-                tags: m.tags.clone(),
-            },
+            overlap_tokens,
+            defaults,
             embed,
             limits: ParseLimits {
                 max_file_bytes: self.max_file_bytes.unwrap_or(DEFAULT_MAX_FILE_BYTES),
                 ..ParseLimits::default()
             },
+            tag,
+            required: m.required.clone(),
+            fingerprint,
         }
     }
+}
+
+/// Short hex sha256 of the parts, each length-prefixed so no two lists collide.
+pub fn fingerprint(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    hex::encode(h.finalize())[..16].to_owned()
 }

@@ -8,6 +8,7 @@ pub mod generate;
 pub mod ingest;
 pub mod retrieve;
 pub mod route;
+pub mod tag;
 
 use std::path::Path;
 
@@ -25,6 +26,23 @@ impl CompileCx<'_> {
     /// Directory the pipeline file is in; relative paths resolve against it.
     pub fn base_dir(&self) -> &Path {
         self.file.parent().unwrap_or(Path::new("."))
+    }
+
+    /// `path` relative to the pipeline file, with `a/../` folded away (lexically, so
+    /// messages name the file the way a person would).
+    pub fn resolve(&self, path: &Path) -> std::path::PathBuf {
+        use std::path::Component;
+        let mut out = std::path::PathBuf::new();
+        for c in self.base_dir().join(path).components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                    out.pop();
+                }
+                other => out.push(other),
+            }
+        }
+        out
     }
 
     /// Record a problem and go on, so all problems are reported at once.

@@ -126,7 +126,11 @@ impl RouteConfig {
                 cx.file,
                 &t.model,
                 "route.default.model",
-                format!("model `{}` is not defined in generate.models (defined: {})", t.model.value, models.join(", ")),
+                format!(
+                    "model `{}` is not defined in generate.models (defined: {})",
+                    t.model.value,
+                    models.join(", ")
+                ),
             ));
         }
         let mut prompts = BTreeMap::new();
@@ -137,9 +141,14 @@ impl RouteConfig {
             }
         }
         let script = self.script.as_ref().and_then(|s| {
-            let path = cx.base_dir().join(&s.value);
+            let path = cx.resolve(&s.value);
             if !path.is_file() {
-                cx.push(Diagnostic::spanned(cx.file, s, "route.script", format!("script not found: {}", path.display())));
+                cx.push(Diagnostic::spanned(
+                    cx.file,
+                    s,
+                    "route.script",
+                    format!("script not found: {}", path.display()),
+                ));
                 return None;
             }
             Script::load(&path, "route").map_err(|d| cx.push(d)).ok()
@@ -147,7 +156,10 @@ impl RouteConfig {
         let default_prompt = default_prompt?;
         prompts.insert(default_prompt.name.clone(), default_prompt.clone());
         Some(RouteStage {
-            default: RouteTarget { model: t.model.value.clone(), prompt: default_prompt },
+            default: RouteTarget {
+                model: t.model.value.clone(),
+                prompt: default_prompt,
+            },
             script,
             prompts,
             models: models.iter().map(|m| (*m).to_owned()).collect(),
@@ -160,7 +172,10 @@ impl RouteConfig {
 fn load_prompt(cx: &mut CompileCx<'_>, name: &Spanned<String>, key: String) -> Option<Prompt> {
     let file = Prompt::path_for(cx.config_dir, &name.value);
     let problem = if !is_prompt_name(&name.value) {
-        format!("`{}` is not a prompt name: use path segments of letters, digits, `-` and `_`, like `hr/answer`", name.value)
+        format!(
+            "`{}` is not a prompt name: use path segments of letters, digits, `-` and `_`, like `hr/answer`",
+            name.value
+        )
     } else if !file.is_file() {
         format!("prompt file not found: {}", file.display())
     } else {
@@ -173,7 +188,9 @@ fn load_prompt(cx: &mut CompileCx<'_>, name: &Spanned<String>, key: String) -> O
 /// A prompt name is a relative path of simple segments; `..` and absolute paths are refused.
 fn is_prompt_name(name: &str) -> bool {
     !name.is_empty()
-        && name.split('/').all(|seg| !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        && name
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
 }
 
 impl RouteStage {
@@ -197,7 +214,11 @@ impl RouteStage {
     }
 
     fn fallback(&self, reason: String) -> Decision {
-        Decision { model: self.default.model.clone(), prompt: self.default.prompt.clone(), reason }
+        Decision {
+            model: self.default.model.clone(),
+            prompt: self.default.prompt.clone(),
+            reason,
+        }
     }
 
     fn run(&self, script: &Script, input: &RouteInput) -> Result<Decision, RouteError> {
@@ -206,25 +227,43 @@ impl RouteStage {
         let Some(map) = out.clone().try_cast::<Map>() else {
             return Err(script.wrong_return("route", &out, expected).into());
         };
-        let invalid = |what: String| RouteError::Invalid { path: script.path.display().to_string(), what };
+        let invalid = |what: String| RouteError::Invalid {
+            path: script.path.display().to_string(),
+            what,
+        };
         let text = |key: &str| -> Result<Option<String>, RouteError> {
             match map.get(key) {
                 None => Ok(None),
-                Some(v) => v.clone().into_string().map(Some).map_err(|t| invalid(format!("`{key}` of type {t}; it must be a string"))),
+                Some(v) => v
+                    .clone()
+                    .into_string()
+                    .map(Some)
+                    .map_err(|t| invalid(format!("`{key}` of type {t}; it must be a string"))),
             }
         };
-        if let Some(key) = map.keys().find(|k| !["model", "prompt", "reason"].contains(&k.as_str())) {
-            return Err(invalid(format!("an unknown key `{key}` (expected model, prompt, reason)")));
+        if let Some(key) = map
+            .keys()
+            .find(|k| !["model", "prompt", "reason"].contains(&k.as_str()))
+        {
+            return Err(invalid(format!(
+                "an unknown key `{key}` (expected model, prompt, reason)"
+            )));
         }
         let model = text("model")?.ok_or_else(|| invalid("no `model`".to_owned()))?;
         if !self.models.contains(&model) {
-            return Err(invalid(format!("model `{model}`, which is not in generate.models ({})", self.models.join(", "))));
+            return Err(invalid(format!(
+                "model `{model}`, which is not in generate.models ({})",
+                self.models.join(", ")
+            )));
         }
         let prompt = match text("prompt")? {
             None => self.default.prompt.clone(),
             Some(name) => self.prompts.get(&name).cloned().ok_or_else(|| {
                 let known: Vec<&str> = self.prompts.keys().map(String::as_str).collect();
-                invalid(format!("prompt `{name}`, which is not declared in route.prompts ({})", known.join(", ")))
+                invalid(format!(
+                    "prompt `{name}`, which is not declared in route.prompts ({})",
+                    known.join(", ")
+                ))
             })?,
         };
         let reason = text("reason")?.unwrap_or_else(|| format!("chosen by {}", file_name(script)));
@@ -233,7 +272,10 @@ impl RouteStage {
 }
 
 fn file_name(script: &Script) -> String {
-    script.path.file_name().map_or_else(|| "script".to_owned(), |n| n.to_string_lossy().into_owned())
+    script
+        .path
+        .file_name()
+        .map_or_else(|| "script".to_owned(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Any serializable value as a rhai value (maps, arrays, strings, numbers).
@@ -249,9 +291,15 @@ fn json_to_dynamic(v: serde_json::Value) -> Dynamic {
     match v {
         Value::Null => Dynamic::UNIT,
         Value::Bool(b) => b.into(),
-        Value::Number(n) => n.as_i64().map_or_else(|| n.as_f64().unwrap_or(0.0).into(), Dynamic::from),
+        Value::Number(n) => n
+            .as_i64()
+            .map_or_else(|| n.as_f64().unwrap_or(0.0).into(), Dynamic::from),
         Value::String(s) => s.into(),
         Value::Array(a) => Dynamic::from_array(a.into_iter().map(json_to_dynamic).collect::<Array>()),
-        Value::Object(o) => Dynamic::from_map(o.into_iter().map(|(k, v)| (k.into(), json_to_dynamic(v))).collect::<Map>()),
+        Value::Object(o) => Dynamic::from_map(
+            o.into_iter()
+                .map(|(k, v)| (k.into(), json_to_dynamic(v)))
+                .collect::<Map>(),
+        ),
     }
 }

@@ -117,6 +117,10 @@ pub struct DocumentRecord {
     pub chunk_count: u32,
     /// Unix seconds.
     pub ingested_at: u64,
+    /// Fingerprint of the ingest settings (and upload metadata) the document was stored
+    /// under; re-ingesting with other settings redoes it.
+    #[serde(default)]
+    pub settings: String,
 }
 
 /// A stored chunk.

@@ -59,6 +59,9 @@ bad_fixture!(
     prompt_unknown_variable,
     several_errors,
     prompt_path_escape,
+    script_syntax_error,
+    script_without_entry_function,
+    tag_script_missing,
 );
 
 #[test]
@@ -69,7 +72,7 @@ fn every_bad_fixture_is_pinned() {
         .collect();
     names.sort();
     let snapshots = std::fs::read_dir("tests/it/snapshots").unwrap().count();
-    assert_eq!(names.len(), 18, "{names:?}");
+    assert_eq!(names.len(), 21, "{names:?}");
     assert!(snapshots >= names.len(), "a fixture has no snapshot test");
 }
 

@@ -31,6 +31,78 @@ async fn demo_serves_hr_answer_with_sources_on_the_local_model() {
         "MiniLM should find the leave policy: {body:#}"
     );
 
+    // The demo route script: a short HR question goes to the Lite model...
+    assert_eq!(body["route"]["model"], "lite", "{body:#}");
+    assert!(
+        body["route"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("simple HR question"),
+        "{body:#}"
+    );
+    // ...and a long multi-clause legal question to the Pro model with the detailed prompt.
+    let body: Value = c
+        .post(s.url("/v1/pipelines/legal/query"))
+        .json(
+            &json!({"query": "If a customer terminates the master services agreement for convenience after a \
+            personal data breach, which indemnification obligations survive termination, and does the \
+            limitation of liability still apply under the governing law?"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["route"]["model"], "pro", "{body:#}");
+    assert_eq!(body["route"]["prompt"], "legal/detailed", "{body:#}");
+    assert!(
+        body["route"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("complex legal question"),
+        "{body:#}"
+    );
+    assert!(
+        body["answer"].as_str().unwrap().matches('[').count() >= 3,
+        "pro quotes more: {body:#}"
+    );
+
+    // Every demo document was tagged with a doc_type by scripts/tag.rhai.
+    for pipeline in ["legal", "hr", "marketing", "engineering"] {
+        let docs: Value = c
+            .get(s.url(&format!("/v1/pipelines/{pipeline}/documents")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let docs = docs["documents"].as_array().unwrap();
+        assert!(docs.len() >= 5, "{pipeline}: {docs:?}");
+        assert!(
+            docs.iter()
+                .all(|d| d["doc_type"].is_string() && d["domain"] == pipeline),
+            "{docs:?}"
+        );
+    }
+    let hr: Value = c
+        .get(s.url("/v1/pipelines/hr/documents"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let leave = hr["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["source"] == "data/documents/hr/leave-policy.md")
+        .unwrap();
+    assert_eq!(leave["doc_type"], "policy");
+    assert!(leave["tags"].as_array().unwrap().contains(&json!("leave")), "{leave}");
+
     // Each demo pipeline answers from its own domain.
     for (pipeline, question, expected) in [
         (

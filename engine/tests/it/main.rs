@@ -10,5 +10,7 @@
 mod cli;
 mod config_errors;
 mod demo;
+mod eval;
+mod rules;
 mod server;
 mod support;

@@ -45,7 +45,7 @@ async fn health_readiness_listing_and_openapi() {
 
     let r = c.get(s.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.json::<Value>().await.unwrap()["pipelines"], 3);
+    assert_eq!(r.json::<Value>().await.unwrap()["pipelines"], 5);
 
     let list: Value = c
         .get(s.url("/v1/pipelines"))
@@ -61,7 +61,7 @@ async fn health_readiness_listing_and_openapi() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["docs", "hr", "legal"]);
+    assert_eq!(names, ["docs", "hr", "legal", "looping", "strict"]);
     let hr = &list["pipelines"][1];
     assert_eq!(hr["endpoints"]["query"], "/v1/pipelines/hr/query");
     assert_eq!(hr["default_route"]["prompt"], "shared/answer");

@@ -186,7 +186,7 @@ fn embedder_mismatch_and_bad_input_write_nothing() {
     index
         .write(
             &embedder(2),
-            vec![doc("a", "A", metadata("hr"), vec![("a", vec![1.0, 0.0])])],
+            vec![doc("a", "A", metadata("hr"), vec![("alpha", vec![1.0, 0.0])])],
             &[],
         )
         .unwrap();
@@ -234,7 +234,7 @@ fn embedder_mismatch_and_bad_input_write_nothing() {
     assert_eq!(index.stats().unwrap(), before);
     assert_eq!(index.document("a").unwrap().unwrap().title, "A");
     assert_eq!(index.embedder().unwrap(), Some(embedder(2)));
-    assert_eq!(index.keyword_search("a", &Filter::default(), 5).unwrap().len(), 1);
+    assert_eq!(index.keyword_search("alpha", &Filter::default(), 5).unwrap().len(), 1);
 }
 
 #[test]

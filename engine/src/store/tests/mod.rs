@@ -51,6 +51,7 @@ fn doc(id: &str, title: &str, metadata: Metadata, chunks: Vec<(&str, Vec<f32>)>)
             bytes: 10,
             chunk_count: 0,
             ingested_at: 1_700_000_000,
+            settings: String::new(),
         },
         chunks: chunks
             .into_iter()

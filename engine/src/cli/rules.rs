@@ -1,0 +1,92 @@
+//! `ragline route` and `ragline tag`: try a pipeline's rhai rules without a server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::Cli;
+use crate::ingest::parse::{self, ParseLimits};
+use crate::ingest::run::{file_stem, metadata_for};
+use crate::pipeline::{OneOrMany, Pipeline, QueryRequest};
+
+#[derive(Debug, Args)]
+pub struct RouteArgs {
+    /// Pipeline name.
+    pub pipeline: String,
+    /// The question.
+    pub question: String,
+    /// Domains the request names (repeatable).
+    #[arg(long)]
+    pub domain: Vec<String>,
+    /// The caller's role.
+    #[arg(long)]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// Pipeline name.
+    pub pipeline: String,
+    /// The document to tag.
+    pub file: PathBuf,
+}
+
+fn pipeline(cli: &Cli, name: &str) -> anyhow::Result<Arc<Pipeline>> {
+    let engine = cli.engine()?;
+    let snapshot = engine.snapshot();
+    snapshot
+        .pipelines
+        .get(name)
+        .cloned()
+        .with_context(|| format!("no pipeline named `{name}`"))
+}
+
+/// Print the route a question would take and what the script saw.
+pub fn route(cli: &Cli, args: &RouteArgs) -> anyhow::Result<ExitCode> {
+    let pipeline = pipeline(cli, &args.pipeline)?;
+    let request = QueryRequest {
+        query: args.question.clone(),
+        domain: (!args.domain.is_empty()).then(|| OneOrMany::Many(args.domain.clone())),
+        role: args.role.clone(),
+        ..QueryRequest::default()
+    };
+    let (input, decision) = pipeline.dry_run_route(&request)?;
+    println!("model:  {}", decision.model);
+    println!("prompt: {}@{}", decision.prompt.name, decision.prompt.hash);
+    println!("reason: {}", decision.reason);
+    println!("input:  {}", serde_json::to_string_pretty(&input)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parse a file and print the metadata the pipeline's tag rule gives it.
+pub fn tag(cli: &Cli, args: &TagArgs) -> anyhow::Result<ExitCode> {
+    let pipeline = pipeline(cli, &args.pipeline)?;
+    let stage = &pipeline.spec.ingest;
+    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let limits = ParseLimits {
+        max_file_bytes: stage.limits.max_file_bytes,
+        ..ParseLimits::default()
+    };
+    let parsed = parse::parse(&name, &bytes, &limits).with_context(|| format!("{}", args.file.display()))?;
+    let title = parsed.title.clone().unwrap_or_else(|| file_stem(&name));
+    let source = args.file.display().to_string();
+    let filter = &pipeline.spec.retrieve.filter;
+    match metadata_for(stage, filter, &source, &name, &title, &parsed, stage.defaults.clone()) {
+        Ok(m) => {
+            println!("{}", serde_json::to_string_pretty(&m)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! Tag stage: a rhai rule (`fn tag(doc)`) that sets a document's metadata at ingest,
+//! and the checks every document's metadata must pass (required fields, allowed values).
+
+use std::path::PathBuf;
+
+use rhai::{Dynamic, Map};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use super::CompileCx;
+use super::route::to_dynamic;
+use crate::config::Diagnostic;
+use crate::script::{Script, ScriptError, describe};
+use crate::store::{Filter, Metadata};
+
+/// Characters of a document's text a tag script sees.
+pub const TEXT_HEAD_CHARS: usize = 2000;
+
+/// Tagging settings.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagConfig {
+    /// A rhai script defining `fn tag(doc)`, relative to this file. It returns a map with
+    /// any of `domain`, `department`, `doc_type` (strings) and `tags` (array of strings).
+    #[schemars(with = "String")]
+    pub script: Spanned<PathBuf>,
+}
+
+/// A metadata field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MetadataField {
+    Domain,
+    Department,
+    DocType,
+    Tags,
+}
+
+impl MetadataField {
+    pub fn name(self) -> &'static str {
+        match self {
+            MetadataField::Domain => "domain",
+            MetadataField::Department => "department",
+            MetadataField::DocType => "doc_type",
+            MetadataField::Tags => "tags",
+        }
+    }
+
+    fn is_set(self, m: &Metadata) -> bool {
+        match self {
+            MetadataField::Domain => !m.domain.is_empty(),
+            MetadataField::Department => m.department.as_ref().is_some_and(|v| !v.is_empty()),
+            MetadataField::DocType => m.doc_type.as_ref().is_some_and(|v| !v.is_empty()),
+            MetadataField::Tags => !m.tags.is_empty(),
+        }
+    }
+}
+
+/// What a tag script sees.
+#[derive(Debug, Clone, Serialize)]
+pub struct TagInput {
+    /// The document's source (path or upload name).
+    pub path: String,
+    pub file_name: String,
+    pub title: String,
+    /// The first [`TEXT_HEAD_CHARS`] characters of the text.
+    pub text_head: String,
+    /// The metadata the document has before the script runs (pipeline defaults or upload fields).
+    pub metadata: Metadata,
+}
+
+/// Why a document's metadata was refused. Messages name the document and the field.
+#[derive(Debug, thiserror::Error)]
+pub enum TagError {
+    #[error("{document}: tag script failed: {source}")]
+    Script { document: String, source: ScriptError },
+    #[error("{document}: field `{field}`: {message}")]
+    Field {
+        document: String,
+        field: String,
+        message: String,
+    },
+    /// A value outside what the pipeline may hold (its `retrieve.filter`).
+    #[error("{document}: field `{field}`: {message}")]
+    Forbidden {
+        document: String,
+        field: String,
+        message: String,
+    },
+}
+
+impl TagError {
+    /// Stable code for reports.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TagError::Script { .. } => "tag_script",
+            TagError::Field { .. } => "invalid_metadata",
+            TagError::Forbidden { .. } => "forbidden_metadata",
+        }
+    }
+}
+
+impl TagConfig {
+    /// Compile the script. Problems go to `cx`.
+    pub fn compile(&self, cx: &mut CompileCx<'_>) -> Option<Script> {
+        let path = cx.resolve(&self.script.value);
+        if !path.is_file() {
+            cx.push(Diagnostic::spanned(
+                cx.file,
+                &self.script,
+                "ingest.tag.script",
+                format!("script not found: {}", path.display()),
+            ));
+            return None;
+        }
+        Script::load(&path, "tag").map_err(|d| cx.push(d)).ok()
+    }
+}
+
+/// Run `script` on `input` and merge what it returns over `input.metadata`.
+///
+/// # Errors
+/// [`TagError`] when the script fails or returns something that is not metadata.
+pub fn tag(script: &Script, input: &TagInput) -> Result<Metadata, TagError> {
+    let document = input.path.clone();
+    let out = script
+        .call("tag", to_dynamic(input))
+        .map_err(|source| TagError::Script {
+            document: document.clone(),
+            source,
+        })?;
+    let Some(map) = out.clone().try_cast::<Map>() else {
+        let source = script.wrong_return(
+            "tag",
+            &out,
+            r#"a map like #{ domain: "hr", doc_type: "policy", tags: ["leave"] }"#,
+        );
+        return Err(TagError::Script { document, source });
+    };
+    let field_error = |field: &str, message: String| TagError::Field {
+        document: document.clone(),
+        field: field.to_owned(),
+        message,
+    };
+    let string = |field: &str, v: &Dynamic| {
+        v.clone()
+            .into_string()
+            .map_err(|_| field_error(field, format!("must be a string, not {}", describe(v))))
+    };
+    let mut m = input.metadata.clone();
+    for (key, value) in &map {
+        match key.as_str() {
+            "domain" => m.domain = string("domain", value)?,
+            "department" => m.department = Some(string("department", value)?),
+            "doc_type" => m.doc_type = Some(string("doc_type", value)?),
+            "tags" => {
+                let items = value.clone().into_array().map_err(|_| {
+                    field_error("tags", format!("must be an array of strings, not {}", describe(value)))
+                })?;
+                m.tags = items.iter().map(|t| string("tags", t)).collect::<Result<_, _>>()?;
+            }
+            other => {
+                return Err(field_error(
+                    other,
+                    "unknown field (expected domain, department, doc_type, tags)".to_owned(),
+                ));
+            }
+        }
+    }
+    Ok(m)
+}
+
+/// Check `m` against the pipeline's schema: `required` fields set, every value within `allowed`.
+///
+/// # Errors
+/// [`TagError::Field`] naming `document` and the first failing field.
+pub fn validate(document: &str, m: &Metadata, required: &[MetadataField], allowed: &Filter) -> Result<(), TagError> {
+    let err = |field: &str, message: String| TagError::Field {
+        document: document.to_owned(),
+        field: field.to_owned(),
+        message,
+    };
+    if m.domain.trim().is_empty() {
+        return Err(err("domain", "must not be empty".to_owned()));
+    }
+    if let Some((field, have)) = allowed.mismatch(m) {
+        let allowed_values = allowed.fields.get(field).map(|v| v.join(", ")).unwrap_or_default();
+        return Err(TagError::Forbidden {
+            document: document.to_owned(),
+            field: field.to_owned(),
+            message: format!("{have:?} is not allowed by this pipeline (allowed: {allowed_values})"),
+        });
+    }
+    if let Some(f) = required.iter().find(|f| !f.is_set(m)) {
+        return Err(err(f.name(), "is required but empty".to_owned()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(body: &str) -> (tempfile::TempDir, Script) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tag.rhai");
+        std::fs::write(&path, body).unwrap();
+        let s = Script::load(&path, "tag").unwrap();
+        (dir, s)
+    }
+
+    fn input() -> TagInput {
+        TagInput {
+            path: "docs/hr/leave.md".into(),
+            file_name: "leave.md".into(),
+            title: "Leave policy".into(),
+            text_head: "Employees receive 25 days of paid vacation.".into(),
+            metadata: Metadata {
+                domain: "hr".into(),
+                ..Metadata::default()
+            },
+        }
+    }
+
+    #[test]
+    fn merges_the_returned_fields() {
+        let (_d, s) = script(
+            r#"fn tag(doc) { if doc.text_head.contains("vacation") { #{ doc_type: "policy", tags: ["leave"] } } else { #{} } }"#,
+        );
+        let m = tag(&s, &input()).unwrap();
+        assert_eq!(m.domain, "hr");
+        assert_eq!(m.doc_type.as_deref(), Some("policy"));
+        assert_eq!(m.tags, ["leave"]);
+    }
+
+    #[test]
+    fn wrong_types_and_unknown_fields_name_document_and_field() {
+        let (_d, s) = script("fn tag(doc) { #{ doc_type: 3 } }");
+        let e = tag(&s, &input()).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "docs/hr/leave.md: field `doc_type`: must be a string, not a value of type i64 (3)"
+        );
+        let (_d, s) = script(r#"fn tag(doc) { #{ colour: "red" } }"#);
+        assert!(
+            tag(&s, &input())
+                .unwrap_err()
+                .to_string()
+                .contains("field `colour`: unknown field")
+        );
+        let (_d, s) = script(r#"fn tag(doc) { #{ tags: "leave" } }"#);
+        assert!(
+            tag(&s, &input())
+                .unwrap_err()
+                .to_string()
+                .contains("field `tags`: must be an array of strings")
+        );
+        let (_d, s) = script(r#"fn tag(doc) { "hr" }"#);
+        let e = tag(&s, &input()).unwrap_err();
+        assert_eq!(e.code(), "tag_script");
+        assert!(e.to_string().contains("returned a string (hr); expected a map"), "{e}");
+    }
+
+    #[test]
+    fn validation_checks_required_fields_and_allowed_values() {
+        let m = Metadata {
+            domain: "finance".into(),
+            ..Metadata::default()
+        };
+        let allowed = Filter {
+            fields: [("domain".to_owned(), vec!["hr".to_owned()])].into(),
+        };
+        let e = validate("a.md", &m, &[], &allowed).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            r#"a.md: field `domain`: ["finance"] is not allowed by this pipeline (allowed: hr)"#
+        );
+        let m = Metadata {
+            domain: "hr".into(),
+            ..Metadata::default()
+        };
+        let e = validate("a.md", &m, &[MetadataField::DocType], &allowed)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "a.md: field `doc_type`: is required but empty");
+        assert!(
+            validate(
+                "a.md",
+                &Metadata {
+                    doc_type: Some("policy".into()),
+                    ..m
+                },
+                &[MetadataField::DocType],
+                &allowed
+            )
+            .is_ok()
+        );
+    }
+}
