@@ -329,7 +329,7 @@ fn synthetic_dataset(args: &Args, distribution: Distribution, size: usize) -> Da
     match distribution {
         Distribution::Clustered => {
             let centres: Vec<Vec<f32>> = (0..args.clusters.max(1)).map(|_| random_unit(&mut rng, dims)).collect();
-            let mut draw = |rng: &mut StdRng| {
+            let draw = |rng: &mut StdRng| {
                 let centre = &centres[rng.random_range(0..centres.len())];
                 perturbed(rng, centre, args.cluster_spread)
             };

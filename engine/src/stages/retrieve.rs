@@ -41,7 +41,8 @@ pub struct KeywordConfig {
     /// `policy`). `none`: lowercase only, for other languages, codes and identifiers.
     #[serde(default)]
     pub stemming: StemmingConfig,
-    /// How much more a match in a document's title weighs than one in its text (default 2; 1 = no boost).
+    /// Weight of a match in a document's title relative to one in its text (default 1: equal).
+    /// Titles are short, so BM25 already scores their matches high; above 1 they tend to dominate.
     #[serde(default)]
     #[schemars(with = "Option<f32>")]
     pub title_boost: Option<Spanned<f32>>,
@@ -207,7 +208,7 @@ impl RetrieveConfig {
                 "weights do not apply to method `keyword_first`: keyword hits always come first",
             ));
         }
-        let title_boost = self.keyword.title_boost.as_ref().map_or(2.0, |b| b.value);
+        let title_boost = self.keyword.title_boost.as_ref().map_or(1.0, |b| b.value);
         if let Some(b) = &self.keyword.title_boost
             && !(b.value.is_finite() && (0.0..=100.0).contains(&b.value))
         {

@@ -21,13 +21,13 @@ pub struct IndexOptions {
     pub map_size_bytes: usize,
     /// How BM25 analyzes text. Changing it rebuilds the BM25 index from LMDB on open.
     pub stemming: Stemming,
-    /// How much more a title match weighs than a body match in BM25 (default 2).
+    /// Weight of a title match relative to a body match in BM25 (default 1).
     pub title_boost: f32,
 }
 
 impl Default for IndexOptions {
     fn default() -> Self {
-        IndexOptions { map_size_bytes: 8 << 30, stemming: Stemming::English, title_boost: 2.0 }
+        IndexOptions { map_size_bytes: 8 << 30, stemming: Stemming::English, title_boost: 1.0 }
     }
 }
 
