@@ -60,6 +60,9 @@ pub enum Command {
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     init_tracing();
+    // Parsers catch panics inside third-party code (pdf-extract) and report the file as
+    // corrupt; log panics as one line instead of the default multi-line dump.
+    std::panic::set_hook(Box::new(|info| tracing::warn!(target: "ragline::panic", "panic: {info}")));
     let result = match &cli.command {
         Command::Serve(args) => serve::run(&cli, args),
         Command::Ingest(args) => ingest::run(&cli, args),
@@ -83,7 +86,7 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn,pdf_extract=error,lopdf=error"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
