@@ -165,7 +165,12 @@ fn keyword_search_never_fails_on_user_text() {
 #[test]
 fn keyword_search_stems_and_boosts_titles() {
     let dir = tempfile::tempdir().unwrap();
-    let index = open(dir.path());
+    let options = IndexOptions {
+        map_size_bytes: 1 << 30,
+        title_boost: 3.0,
+        ..IndexOptions::default()
+    };
+    let index = Index::open(dir.path(), &options).unwrap();
     let docs = vec![
         doc(
             "body",
@@ -184,6 +189,16 @@ fn keyword_search_stems_and_boosts_titles() {
     let hits = index.keyword_search("holiday", &Filter::default(), 5).unwrap();
     assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [1, 0]);
     assert!(hits.iter().all(|h| h.1 > 0.0));
+
+    // With the boost below 1 the body match wins instead.
+    drop(index);
+    let options = IndexOptions {
+        title_boost: 0.1,
+        ..options
+    };
+    let index = Index::open(dir.path(), &options).unwrap();
+    let hits = index.keyword_search("holidays", &Filter::default(), 5).unwrap();
+    assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [0, 1]);
 }
 
 #[test]
