@@ -90,9 +90,14 @@ struct Args {
     /// Relative norm of the noise added to a MiniLM base vector to make up the size.
     #[arg(long, default_value_t = 0.3)]
     minilm_noise: f32,
-    /// Cache of the MiniLM vectors (raw little-endian f32), reused when its size matches.
-    #[arg(long, default_value = "../target/ann-minilm.f32")]
-    minilm_cache: PathBuf,
+    /// Characters of each abstract (title, newline, text) that are embedded; embedding
+    /// costs about linear time in the length, and these 2 cores embed ~2 full abstracts a second.
+    #[arg(long, default_value_t = 200)]
+    minilm_chars: usize,
+    /// Directory of the cached MiniLM vectors (raw little-endian f32, one file per
+    /// abstract count and length).
+    #[arg(long, default_value = "../target")]
+    minilm_cache_dir: PathBuf,
     /// Directory of the temporary LMDB environments (the system temp dir by default).
     #[arg(long)]
     tmp_dir: Option<PathBuf>,
@@ -250,8 +255,10 @@ fn main() -> anyhow::Result<()> {
             let (truth, in_memory) = ground_truth(&data, size, distribution);
             let mut records = in_memory;
             let mut builds = Vec::new();
+            // The store's exact scan runs on the arroy environment, or on hannoy's without arroy.
             let scan = args.backends.contains(&Backend::Exact);
-            if args.backends.contains(&Backend::Arroy) || scan {
+            let arroy = args.backends.contains(&Backend::Arroy);
+            if arroy {
                 run_arroy(
                     &args,
                     &data,
@@ -263,13 +270,14 @@ fn main() -> anyhow::Result<()> {
                     &mut builds,
                 )?;
             }
-            if args.backends.contains(&Backend::Hannoy) {
+            if args.backends.contains(&Backend::Hannoy) || (scan && !arroy) {
                 run_hannoy(
                     &args,
                     &data,
                     &truth,
                     &tmp_root,
                     (size, distribution),
+                    scan && !arroy,
                     &mut records,
                     &mut builds,
                 )?;
@@ -371,10 +379,13 @@ fn load_minilm(args: &Args) -> anyhow::Result<MiniLmVectors> {
         let queries = vectors.split_off(args.minilm_docs);
         MiniLmVectors { docs: vectors, queries }
     };
-    if let Ok(bytes) = std::fs::read(&args.minilm_cache)
+    let cache = args
+        .minilm_cache_dir
+        .join(format!("ann-minilm-{total}x{}.f32", args.minilm_chars));
+    if let Ok(bytes) = std::fs::read(&cache)
         && bytes.len() == total * dims * 4
     {
-        eprintln!("   MiniLM vectors from {}", args.minilm_cache.display());
+        eprintln!("   MiniLM vectors from {}", cache.display());
         let flat = bytes
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
@@ -392,7 +403,14 @@ fn load_minilm(args: &Args) -> anyhow::Result<MiniLmVectors> {
     let texts: Vec<String> = corpus
         .lines()
         .take(total)
-        .map(|line| serde_json::from_str::<Abstract>(line).map(|a| format!("{}\n{}", a.title, a.text)))
+        .map(|line| {
+            serde_json::from_str::<Abstract>(line).map(|a| {
+                format!("{}\n{}", a.title, a.text)
+                    .chars()
+                    .take(args.minilm_chars)
+                    .collect()
+            })
+        })
         .collect::<Result<_, _>>()?;
     if texts.len() < total {
         bail!(
@@ -416,11 +434,9 @@ fn load_minilm(args: &Args) -> anyhow::Result<MiniLmVectors> {
             started.elapsed().as_secs_f64()
         );
     }
-    if let Some(parent) = args.minilm_cache.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
+    std::fs::create_dir_all(&args.minilm_cache_dir)?;
     let bytes: Vec<u8> = flat.iter().flat_map(|x| x.to_le_bytes()).collect();
-    std::fs::write(&args.minilm_cache, bytes)?;
+    std::fs::write(&cache, bytes)?;
     Ok(split(flat))
 }
 
@@ -729,7 +745,7 @@ fn run_arroy(
                 filtered,
             };
             records.push(measure(data, truth, series, |query| {
-                store_exact_scan(&rtxn, &reader, query, &allowed)
+                store_exact_scan(query, &allowed, |id| Ok(reader.item_vector(&rtxn, id)?))
             })?);
         }
     }
@@ -782,15 +798,14 @@ fn run_arroy(
 /// The store's exact path: every allowed vector read back from LMDB, cosine
 /// against the query, all scores sorted.
 fn store_exact_scan(
-    rtxn: &heed::RoTxn<'_, WithoutTls>,
-    reader: &arroy::Reader<'_, arroy::distances::Cosine>,
     query: &[f32],
     allowed: &RoaringBitmap,
+    item_vector: impl Fn(u32) -> anyhow::Result<Option<Vec<f32>>>,
 ) -> anyhow::Result<Vec<u32>> {
     let query_norm = dot(query, query).sqrt();
     let mut scored = Vec::with_capacity(allowed.len() as usize);
     for id in allowed {
-        if let Some(vector) = reader.item_vector(rtxn, id)? {
+        if let Some(vector) = item_vector(id)? {
             let norms = query_norm * dot(&vector, &vector).sqrt();
             let score = if norms > f32::EPSILON {
                 dot(query, &vector) / norms
@@ -806,12 +821,14 @@ fn store_exact_scan(
 
 // ---------------------------------------------------------------- hannoy
 
+#[expect(clippy::too_many_arguments, reason = "benchmark plumbing")]
 fn run_hannoy(
     args: &Args,
     data: &Dataset,
     truth: &Truth,
     tmp_root: &Path,
     key: (usize, Distribution),
+    with_exact_scan: bool,
     records: &mut Vec<Record>,
     builds: &mut Vec<Build>,
 ) -> anyhow::Result<()> {
@@ -860,7 +877,31 @@ fn run_hannoy(
 
     let rtxn = env.read_txn()?;
     let reader = hannoy::Reader::<Cosine>::open(&rtxn, 0, db)?;
-    for &ef in &args.hannoy_ef {
+    if with_exact_scan {
+        for filtered in [false, true] {
+            let allowed = if filtered {
+                &data.filter & reader.item_ids()
+            } else {
+                reader.item_ids().clone()
+            };
+            let series = Series {
+                key,
+                backend: "exact",
+                setting: "LMDB scan (store)".to_owned(),
+                param: None,
+                filtered,
+            };
+            records.push(measure(data, truth, series, |query| {
+                store_exact_scan(query, &allowed, |id| Ok(reader.item_vector(&rtxn, id)?))
+            })?);
+        }
+    }
+    let efs: &[usize] = if args.backends.contains(&Backend::Hannoy) {
+        &args.hannoy_ef
+    } else {
+        &[]
+    };
+    for &ef in efs {
         for filtered in [false, true] {
             let series = Series {
                 key,
@@ -933,7 +974,7 @@ fn print_table(records: &[Record], builds: &[Build]) {
     for r in records {
         let speedup = r
             .speedup_p50_vs_exact_scan
-            .map_or_else(|| "-".to_owned(), |s| format!("{s:.1}x"));
+            .map_or_else(|| "-".to_owned(), |s| format!("{s:.2}x"));
         writeln!(
             out,
             "{:>8} {:<9} {:<7} {:<30} {:<5} {:>8.3} {:>9.3} {:>9.3} {:>9}",
@@ -980,25 +1021,31 @@ fn write_report(out: &Path, report: &Report, append: bool) -> anyhow::Result<()>
     };
     if append && let Ok(text) = std::fs::read_to_string(out) {
         let old: Report = serde_json::from_str(&text).with_context(|| format!("parsing {}", out.display()))?;
-        let measured = |size: usize, distribution: Distribution| {
-            report
-                .results
-                .iter()
-                .any(|r| r.size == size && r.distribution == distribution)
+        let same_series = |r: &Record| {
+            report.results.iter().any(|n| {
+                (n.size, n.distribution, &n.backend, &n.setting, n.filtered)
+                    == (r.size, r.distribution, &r.backend, &r.setting, r.filtered)
+            })
         };
-        merged.command = format!("{} ; {}", old.command, report.command);
-        merged.builds = old
-            .builds
-            .into_iter()
-            .filter(|b| !measured(b.size, b.distribution))
-            .collect();
+        let same_build = |b: &Build| {
+            report
+                .builds
+                .iter()
+                .any(|n| (n.size, n.distribution, &n.backend) == (b.size, b.distribution, &b.backend))
+        };
+        merged.command = if old.command.ends_with(&report.command) {
+            old.command
+        } else {
+            format!("{} ; {}", old.command, report.command)
+        };
+        merged.builds = old.builds.into_iter().filter(|b| !same_build(b)).collect();
         merged.builds.extend(report.builds.iter().cloned());
-        merged.results = old
-            .results
-            .into_iter()
-            .filter(|r| !measured(r.size, r.distribution))
-            .collect();
+        merged.results = old.results.into_iter().filter(|r| !same_series(r)).collect();
         merged.results.extend(report.results.iter().cloned());
+        merged.results.sort_by(|a, b| {
+            (a.size, a.distribution as u8, &a.backend).cmp(&(b.size, b.distribution as u8, &b.backend))
+        });
+        fill_speedups(&mut merged.results);
     }
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent)?;

@@ -14,7 +14,7 @@ pub mod http;
 pub mod ingest;
 pub mod pipeline;
 pub mod prompts;
-pub mod script;
 pub mod providers;
+pub mod script;
 pub mod stages;
 pub mod store;

@@ -62,7 +62,9 @@ pub fn run(cli: Cli) -> ExitCode {
     init_tracing();
     // Parsers catch panics inside third-party code (pdf-extract) and report the file as
     // corrupt; log panics as one line instead of the default multi-line dump.
-    std::panic::set_hook(Box::new(|info| tracing::warn!(target: "ragline::panic", "panic: {info}")));
+    std::panic::set_hook(Box::new(
+        |info| tracing::warn!(target: "ragline::panic", "panic: {info}"),
+    ));
     let result = match &cli.command {
         Command::Serve(args) => serve::run(&cli, args),
         Command::Ingest(args) => ingest::run(&cli, args),

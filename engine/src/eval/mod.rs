@@ -60,7 +60,7 @@ pub enum EvalError {
     Ingest(#[from] IngestError),
     /// A search failed.
     #[error("query `{query}` failed: {source}")]
-    Query { query: String, source: QueryError },
+    Query { query: String, source: Box<QueryError> },
     /// Reading chunks back from the index failed.
     #[error(transparent)]
     Store(#[from] StoreError),

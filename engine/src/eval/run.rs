@@ -198,7 +198,7 @@ impl EvalIndex {
             .search(&query.text, &Filter::default(), depth, mode)
             .map_err(|source| EvalError::Query {
                 query: query.id.clone(),
-                source,
+                source: Box::new(source),
             })?;
         let ids: Vec<u32> = fused.iter().map(|f| f.chunk).collect();
         let doc_of: HashMap<u32, String> = index.chunks(&ids)?.into_iter().map(|c| (c.id, c.doc_id)).collect();

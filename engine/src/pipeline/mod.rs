@@ -38,7 +38,11 @@ impl Pipeline {
     /// [`StoreError`] when it cannot be opened.
     pub fn index(&self) -> Result<Arc<Index>, StoreError> {
         let r = &self.spec.retrieve;
-        let options = IndexOptions { stemming: r.stemming, title_boost: r.title_boost, ..IndexOptions::default() };
+        let options = IndexOptions {
+            stemming: r.stemming,
+            title_boost: r.title_boost,
+            ..IndexOptions::default()
+        };
         self.resources.index(&self.spec.index, &options)
     }
 

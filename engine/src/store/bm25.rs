@@ -63,7 +63,10 @@ fn register_analyzers(index: &tantivy::Index) -> Result<(), StoreError> {
         .filter(stop)
         .filter(Stemmer::new(tantivy::tokenizer::Language::English))
         .build();
-    let plain = TextAnalyzer::builder(SimpleTokenizer::default()).filter(RemoveLongFilter::limit(40)).filter(LowerCaser).build();
+    let plain = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .build();
     index.tokenizers().register(ENGLISH, english);
     index.tokenizers().register(PLAIN, plain);
     Ok(())
@@ -130,7 +133,13 @@ impl Bm25 {
             .tokenizers()
             .get(name)
             .ok_or_else(|| StoreError::Corrupt(format!("tantivy has no `{name}` analyzer")))?;
-        Ok(Bm25 { index, reader, fields, analyzer, title_boost })
+        Ok(Bm25 {
+            index,
+            reader,
+            fields,
+            analyzer,
+            title_boost,
+        })
     }
 
     /// The LMDB generation of the last commit (`None` for a new or foreign index).
@@ -231,7 +240,10 @@ impl Bm25 {
                 Term::from_field_text(self.fields.title, term),
                 IndexRecordOption::WithFreqs,
             );
-            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(title), self.title_boost))));
+            clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(title), self.title_boost)),
+            ));
             let body = TermQuery::new(
                 Term::from_field_text(self.fields.body, term),
                 IndexRecordOption::WithFreqs,

@@ -10,7 +10,8 @@ use super::bm25::Bm25;
 use super::lmdb::{self, Databases, Env};
 use super::write::{self, Applied};
 use super::{
-    Stemming, ChunkId, ChunkRecord, DocumentRecord, EmbedderInfo, Filter, IndexStats, NewDocument, StoreError, facets, vectors,
+    ChunkId, ChunkRecord, DocumentRecord, EmbedderInfo, Filter, IndexStats, NewDocument, Stemming, StoreError, facets,
+    vectors,
 };
 
 /// How to open an [`Index`].
@@ -27,7 +28,11 @@ pub struct IndexOptions {
 
 impl Default for IndexOptions {
     fn default() -> Self {
-        IndexOptions { map_size_bytes: 8 << 30, stemming: Stemming::English, title_boost: 1.0 }
+        IndexOptions {
+            map_size_bytes: 8 << 30,
+            stemming: Stemming::English,
+            title_boost: 1.0,
+        }
     }
 }
 
