@@ -90,6 +90,8 @@ pub struct EmbedBench {
     pub reference_tokens_per_s: (f64, f64),
     /// Passage tokens/s over the middle of the reference range.
     pub passages_over_reference: Option<f64>,
+    /// The cold ingest's model tokens/s (chunk-sized texts, end to end) over the same.
+    pub cold_ingest_over_reference: Option<f64>,
 }
 
 /// A failure that stops the benchmark.
@@ -152,6 +154,7 @@ pub fn run(spec: &PipelineSpec, opts: &BenchOptions, meta: BenchMeta) -> Result<
     let passage_refs: Vec<&str> = passages.iter().map(String::as_str).collect();
     let batch_passages = embed::batch(model.as_ref(), &passage_refs)?;
     let reference_mid = (REFERENCE_TOKENS_PER_S.0 + REFERENCE_TOKENS_PER_S.1) / 2.0;
+    let cold_ingest_over_reference = stats::ratio(ingest.cold.model_tokens_per_s, reference_mid);
 
     tracing::info!(queries = queries.len(), rounds = opts.rounds, "retrieve latency");
     let pairs: Vec<(&str, &[f32])> = queries
@@ -175,6 +178,7 @@ pub fn run(spec: &PipelineSpec, opts: &BenchOptions, meta: BenchMeta) -> Result<
             hash_query_latency: hash_single.latency,
             batch_queries,
             passages_over_reference: stats::ratio(batch_passages.tokens_per_s, reference_mid),
+            cold_ingest_over_reference,
             batch_passages,
             reference_tokens_per_s: REFERENCE_TOKENS_PER_S,
         },

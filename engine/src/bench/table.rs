@@ -120,10 +120,11 @@ impl fmt::Display for Table<'_> {
         }
         writeln!(
             f,
-            "  passages vs numpy/OpenBLAS reference ({:.0}-{:.0} tok/s): {}\n",
+            "  vs numpy/OpenBLAS reference ({:.0}-{:.0} tok/s): passages {}, cold ingest (chunks, end to end) {}\n",
             e.reference_tokens_per_s.0,
             e.reference_tokens_per_s.1,
-            x(e.passages_over_reference)
+            x(e.passages_over_reference),
+            x(e.cold_ingest_over_reference)
         )?;
 
         let t = &r.retrieve;

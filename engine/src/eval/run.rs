@@ -81,7 +81,9 @@ impl EvalIndex {
     /// not embedded (see `keyword_only`).
     ///
     /// # Errors
-    /// [`EvalError::Ingest`] when the embedder or the store fails.
+    /// [`EvalError::Ingest`] when the embedder or a write fails, [`EvalError::Store`]
+    /// when the index cannot be opened. Documents that cannot be indexed (e.g. empty,
+    /// or outside the pipeline's filter) are listed in the summary, not errors.
     pub fn index_corpus(
         &self,
         dataset: &Dataset,

@@ -18,7 +18,7 @@ const ARROY_INDEX: u16 = 0;
 pub(super) const EXACT_SCAN_MAX: u64 = 2_000;
 /// `search_k = limit * n_trees * SEARCH_K_FACTOR`: arroy's default (`limit * n_trees`)
 /// gives poor recall on high-dimensional embeddings.
-const SEARCH_K_FACTOR: usize = 15;
+const SEARCH_K_FACTOR: usize = 8;
 
 /// Writes to the vector index within one LMDB write transaction.
 pub(super) struct VectorWriter {
