@@ -56,6 +56,8 @@ pub struct BenchMeta {
     pub date: String,
     /// `git rev-parse --short HEAD`, or `unknown`.
     pub commit: String,
+    /// Whether tracked files differed from `commit` (`None` when git could not tell).
+    pub dirty: Option<bool>,
     /// Threads available to the process.
     pub threads: usize,
     /// `debug` (dependencies optimised, engine at opt-level 0) or `release`.
@@ -97,20 +99,26 @@ pub struct EmbedBench {
 /// A failure that stops the benchmark.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
-    #[error("{}: {source}", path.display())]
+    /// A dataset file could not be read, or a temporary directory created.
+    #[error("I/O error on {}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{}:{line}: {source}", path.display())]
+    /// A dataset line is not a valid record.
+    #[error("{}:{line}: not a valid record", path.display())]
     Dataset {
         path: PathBuf,
         line: usize,
         source: serde_json::Error,
     },
+    /// Nothing to measure: no documents or no queries.
     #[error("{0}")]
     Empty(String),
+    /// Indexing failed.
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    /// The embedder could not be loaded or failed.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// The index could not be opened or searched.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

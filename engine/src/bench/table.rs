@@ -51,8 +51,16 @@ impl fmt::Display for Table<'_> {
         )?;
         writeln!(
             f,
-            "{}, commit {}, {} threads, {} build\n",
-            m.date, m.commit, m.threads, m.profile
+            "{}, commit {}{}, {} threads, {} build\n",
+            m.date,
+            m.commit,
+            if m.dirty == Some(true) {
+                " (with uncommitted changes)"
+            } else {
+                ""
+            },
+            m.threads,
+            m.profile
         )?;
 
         let i = &r.ingest;

@@ -39,6 +39,7 @@ fn measures_everything_on_a_tiny_dataset_with_the_hash_embedder() {
     let meta = BenchMeta {
         date: "2000-01-01".into(),
         commit: "unknown".into(),
+        dirty: None,
         threads: 1,
         profile: "debug",
     };

@@ -54,7 +54,16 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     };
     let meta = BenchMeta {
         date: utc_date(SystemTime::now()),
-        commit: git_commit(&cli.config_dir),
+        commit: git(&cli.config_dir, &["rev-parse", "--short", "HEAD"])
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "unknown".to_owned()),
+        // `--no-optional-locks`: never refresh the index, which could race a concurrent commit.
+        dirty: git(
+            &cli.config_dir,
+            &["--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
+        )
+        .map(|s| !s.trim().is_empty()),
         threads: std::thread::available_parallelism().map_or(1, usize::from),
         profile: if cfg!(debug_assertions) { "debug" } else { "release" },
     };
@@ -74,18 +83,15 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The short commit of `dir`'s repository, or `unknown`.
-fn git_commit(dir: &Path) -> String {
+/// The output of `git <args>` run in `dir`, or `None` when git is missing or fails.
+fn git(dir: &Path, args: &[&str]) -> Option<String> {
     std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
+        .args(args)
         .current_dir(dir)
         .output()
         .ok()
         .filter(|o| o.status.success())
         .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// `YYYY-MM-DD` (UTC) of `t`.
