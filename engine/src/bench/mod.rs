@@ -9,7 +9,6 @@
 //! 3. retrieve latency excluding embedding: keyword, vector and hybrid, unfiltered
 //!    and filtered ([`retrieve`]), on the index built by the warm run.
 
-pub mod dataset;
 pub mod embed;
 pub mod retrieve;
 pub mod stats;
@@ -21,11 +20,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::PipelineSpec;
+use crate::eval::EvalError;
+use crate::eval::dataset::load_texts;
 use crate::ingest::IngestError;
 use crate::providers::ProviderError;
 use crate::stages::ingest::{EmbedProvider, EmbedSpec};
 use crate::store::{Filter, StoreError};
-use dataset::Dataset;
 
 /// Tokens/s of the numpy/OpenBLAS all-MiniLM-L6-v2 reference on these machines (DESIGN.md).
 pub const REFERENCE_TOKENS_PER_S: (f64, f64) = (850.0, 900.0);
@@ -102,13 +102,9 @@ pub enum BenchError {
     /// A dataset file could not be read, or a temporary directory created.
     #[error("I/O error on {}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
-    /// A dataset line is not a valid record.
-    #[error("{}:{line}: not a valid record", path.display())]
-    Dataset {
-        path: PathBuf,
-        line: usize,
-        source: serde_json::Error,
-    },
+    /// The dataset could not be read.
+    #[error(transparent)]
+    Dataset(Box<EvalError>),
     /// Nothing to measure: no documents or no queries.
     #[error("{0}")]
     Empty(String),
@@ -129,14 +125,13 @@ pub enum BenchError {
 /// [`BenchError`]: unreadable dataset, empty corpus or query set, model, ingest or
 /// store failures.
 pub fn run(spec: &PipelineSpec, opts: &BenchOptions, meta: BenchMeta) -> Result<BenchReport, BenchError> {
-    let data = Dataset::load(&opts.dataset)?;
-    let queries: Vec<&str> = data
-        .queries
+    let (docs, queries) = load_texts(&opts.dataset).map_err(|e| BenchError::Dataset(Box::new(e)))?;
+    let queries: Vec<&str> = queries
         .iter()
         .take(opts.queries.unwrap_or(usize::MAX))
         .map(|q| q.text.as_str())
         .collect();
-    if data.docs.is_empty() || queries.is_empty() {
+    if docs.is_empty() || queries.is_empty() {
         return Err(BenchError::Empty(format!(
             "{}: no documents or no queries",
             opts.dataset.display()
@@ -144,8 +139,8 @@ pub fn run(spec: &PipelineSpec, opts: &BenchOptions, meta: BenchMeta) -> Result<
     }
     let hash_spec = hash_baseline(spec);
 
-    let cold_docs = opts.cold_docs.unwrap_or(data.docs.len());
-    let (ingest, warm_target) = throughput::ingest_bench(spec, &data.docs, cold_docs, opts)?;
+    let cold_docs = opts.cold_docs.unwrap_or(docs.len());
+    let (ingest, warm_target) = throughput::ingest_bench(spec, &docs, cold_docs, opts)?;
 
     tracing::info!(queries = queries.len(), "embedding: one query per call, then batches");
     let model = embed::uncached(&spec.ingest.embed, &opts.model_dir)?;
@@ -153,8 +148,7 @@ pub fn run(spec: &PipelineSpec, opts: &BenchOptions, meta: BenchMeta) -> Result<
     let single = embed::one_at_a_time(model.as_ref(), &queries)?;
     let hash_single = embed::one_at_a_time(hash_model.as_ref(), &queries)?;
     let batch_queries = embed::batch(model.as_ref(), &queries)?;
-    let passages: Vec<String> = data
-        .docs
+    let passages: Vec<String> = docs
         .iter()
         .take(PASSAGE_SAMPLE_DOCS)
         .map(|d| format!("{}\n\n{}", d.title, d.text))
@@ -176,7 +170,7 @@ pub fn run(spec: &PipelineSpec, opts: &BenchOptions, meta: BenchMeta) -> Result<
         meta,
         pipeline: spec.name.clone(),
         dataset: dataset_name(&opts.dataset),
-        corpus_docs: data.docs.len(),
+        corpus_docs: docs.len(),
         queries: queries.len(),
         ingest,
         embed: EmbedBench {

@@ -8,10 +8,10 @@ use std::time::Instant;
 use serde::Serialize;
 use tempfile::TempDir;
 
-use super::dataset::Doc;
 use super::stats::{per_second, ratio};
 use super::{BenchError, BenchOptions, hash_baseline};
 use crate::config::PipelineSpec;
+use crate::eval::dataset::CorpusDoc;
 use crate::ingest::IngestInput;
 use crate::pipeline::{Pipeline, Resources};
 use crate::stages::ingest::{EmbedProvider, EmbedSpec};
@@ -84,7 +84,7 @@ pub struct IngestBench {
 /// As [`measure`], and [`BenchError::Io`] for a temporary directory.
 pub fn ingest_bench(
     spec: &PipelineSpec,
-    docs: &[Doc],
+    docs: &[CorpusDoc],
     cold_docs: usize,
     opts: &BenchOptions,
 ) -> Result<(IngestBench, TempPipeline), BenchError> {
@@ -154,7 +154,7 @@ pub struct IngestRun {
 /// # Errors
 /// [`BenchError::Provider`] when the model cannot be loaded, [`BenchError::Store`] /
 /// [`BenchError::Ingest`] when indexing fails.
-pub fn measure(target: &TempPipeline, docs: &[Doc], cache: &'static str) -> Result<IngestRun, BenchError> {
+pub fn measure(target: &TempPipeline, docs: &[CorpusDoc], cache: &'static str) -> Result<IngestRun, BenchError> {
     let pipeline = &target.pipeline;
     let cache = match pipeline.spec.ingest.embed.provider {
         EmbedProvider::Hash => "none",
@@ -162,15 +162,7 @@ pub fn measure(target: &TempPipeline, docs: &[Doc], cache: &'static str) -> Resu
     };
     let embedder = pipeline.embedder()?;
     pipeline.index()?;
-    let inputs: Vec<IngestInput> = docs
-        .iter()
-        .map(|d| IngestInput::Text {
-            source: d.id.clone(),
-            title: d.title.clone(),
-            text: d.text.clone(),
-            metadata: None,
-        })
-        .collect();
+    let inputs: Vec<IngestInput> = docs.iter().map(CorpusDoc::to_input).collect();
     let total = inputs.len();
     let mut done: usize = 0;
     let started = Instant::now();

@@ -18,6 +18,18 @@ pub struct CorpusDoc {
     pub text: String,
 }
 
+impl CorpusDoc {
+    /// This document as ingest input (its id is the source; pipeline metadata defaults).
+    pub fn to_input(&self) -> crate::ingest::IngestInput {
+        crate::ingest::IngestInput::Text {
+            source: self.id.clone(),
+            title: self.title.clone(),
+            text: self.text.clone(),
+            metadata: None,
+        }
+    }
+}
+
 /// One judged query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
@@ -76,15 +88,7 @@ impl Dataset {
     /// [`EvalError::UnknownDocument`] / [`EvalError::UnknownQuery`] for a judgment naming
     /// a document or query the dataset lacks, and [`EvalError::NoJudgments`].
     pub fn load(dir: &Path) -> Result<Dataset, EvalError> {
-        let corpus: Vec<CorpusDoc> = read_jsonl(&dir.join("corpus.jsonl"), |r: RawDoc| CorpusDoc {
-            id: r.id.into_string(),
-            title: r.title,
-            text: r.text,
-        })?;
-        let queries: Vec<Query> = read_jsonl(&dir.join("queries.jsonl"), |r: RawQuery| Query {
-            id: r.id.into_string(),
-            text: r.text,
-        })?;
+        let (corpus, queries) = load_texts(dir)?;
         let qrels_path = dir.join("qrels").join("test.tsv");
         let doc_ids: HashSet<&str> = corpus.iter().map(|d| d.id.as_str()).collect();
         let query_ids: HashSet<&str> = queries.iter().map(|q| q.id.as_str()).collect();
@@ -95,6 +99,23 @@ impl Dataset {
         let queries = queries.into_iter().filter(|q| qrels.contains_key(&q.id)).collect();
         Ok(Dataset { corpus, queries, qrels })
     }
+}
+
+/// The corpus and every query of the dataset in `dir`, without judgments.
+///
+/// # Errors
+/// [`EvalError::Read`], [`EvalError::Json`] and [`EvalError::DuplicateId`], as [`Dataset::load`].
+pub fn load_texts(dir: &Path) -> Result<(Vec<CorpusDoc>, Vec<Query>), EvalError> {
+    let corpus = read_jsonl(&dir.join("corpus.jsonl"), |r: RawDoc| CorpusDoc {
+        id: r.id.into_string(),
+        title: r.title,
+        text: r.text,
+    })?;
+    let queries = read_jsonl(&dir.join("queries.jsonl"), |r: RawQuery| Query {
+        id: r.id.into_string(),
+        text: r.text,
+    })?;
+    Ok((corpus, queries))
 }
 
 fn read(path: &Path) -> Result<String, EvalError> {

@@ -10,12 +10,12 @@ use std::time::Instant;
 use tempfile::TempDir;
 
 use super::EvalError;
-use super::dataset::{Dataset, Query};
+use super::dataset::{CorpusDoc, Dataset, Query};
 use super::keyword_only::KeywordOnly;
 use super::metrics;
 use crate::config::PipelineSpec;
 use crate::ingest::run::document_id;
-use crate::ingest::{self, FileOutcome, FileReport, IngestError, IngestInput, IngestTarget};
+use crate::ingest::{self, FileOutcome, FileReport, IngestError, IngestTarget};
 use crate::pipeline::{Pipeline, Resources};
 use crate::providers::embed::Embedder;
 use crate::stages::retrieve::SearchMode;
@@ -103,16 +103,7 @@ impl EvalIndex {
             index: &index,
             embedder: embedder.as_ref(),
         };
-        let inputs = dataset
-            .corpus
-            .iter()
-            .map(|d| IngestInput::Text {
-                source: d.id.clone(),
-                title: d.title.clone(),
-                text: d.text.clone(),
-                metadata: None,
-            })
-            .collect();
+        let inputs = dataset.corpus.iter().map(CorpusDoc::to_input).collect();
         let report = ingest::ingest(&target, inputs, on_doc)?;
         let mut summary = IndexSummary {
             chunks: report.chunks,
