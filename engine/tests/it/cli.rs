@@ -94,7 +94,7 @@ fn every_shared_sample_document_yields_text_or_a_precise_error() {
         ("pypdf-imagemagick-images-no-text.pdf", "no_text"),
         ("python-docx-having-images.docx", "empty"),
         ("financebench-3M_2018_10K.pdf", "ingested"),
-        ("pdfminer-jo-japanese.pdf", "no_text"),
+        ("pdfminer-jo-japanese.pdf", "ingested"),
         ("docx2python-strict.docx", "ingested"),
         ("mammoth-text-box.docx", "ingested"),
         ("golang-gc-guide.html", "ingested"),

@@ -1,8 +1,12 @@
-//! DOCX: a streaming walk over `word/document.xml` (plus foot- and endnotes).
+//! DOCX: a streaming walk over `word/document.xml` (plus foot- and endnotes). Tables,
+//! text boxes (`w:txbxContent`) and notes are kept; headers and footers are not read
+//! (they repeat on every page and mostly hold page numbers).
 //!
 //! Elements are matched by local name, so Strict OOXML reads like transitional.
-//! Every part is read through [`Read::take`] against one shared budget
-//! (`max_unzipped_bytes`), so a zip bomb cannot exhaust memory.
+//! Every part (document, styles, foot- and endnotes, core properties) is read through
+//! [`Read::take`] against one shared budget (`max_decompressed_bytes`), so a zip bomb
+//! cannot exhaust memory, and element nesting is capped at [`MAX_XML_DEPTH`], so
+//! nested tables cannot make the walk quadratic.
 
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
@@ -22,15 +26,19 @@ const CFB_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
 const SKIPPED: &[&[u8]] = &[b"Fallback", b"del", b"moveFrom"];
 /// Longer "headings" (a body paragraph in a heading style) are kept as text.
 const MAX_HEADING_CHARS: usize = 100;
+/// Deepest element nesting accepted in an XML part. Word's own documents stay far
+/// below it (body, nested tables, a text box in a drawing: a few dozen levels).
+const MAX_XML_DEPTH: usize = 256;
 /// Style id → heading level.
 type Styles = HashMap<String, u8>;
 
 /// Parse a DOCX file: body sections split at heading paragraphs, then notes.
 ///
 /// # Errors
-/// [`ParseError::Corrupt`] when it is not a zip with `word/document.xml`, the XML is
-/// malformed, or the parts read exceed `max_unzipped_bytes`; [`ParseError::Encrypted`]
-/// for a password-protected package.
+/// [`ParseError::Corrupt`] when it is not a zip with `word/document.xml` or the XML is
+/// malformed; [`ParseError::LimitExceeded`] when the parts read exceed
+/// `max_decompressed_bytes` or nest deeper than [`MAX_XML_DEPTH`];
+/// [`ParseError::Encrypted`] for a password-protected package.
 pub(super) fn parse(bytes: &[u8], limits: &ParseLimits) -> Result<Extracted, ParseError> {
     if bytes.starts_with(CFB_MAGIC) {
         let needle: Vec<u8> = "EncryptedPackage".encode_utf16().flat_map(u16::to_le_bytes).collect();
@@ -39,7 +47,7 @@ pub(super) fn parse(bytes: &[u8], limits: &ParseLimits) -> Result<Extracted, Par
         return Err(if encrypted { ParseError::Encrypted } else { legacy });
     }
     let archive = ZipArchive::new(Cursor::new(bytes)).map_err(|e| corrupt("not a zip archive", &e))?;
-    let limit = limits.max_unzipped_bytes;
+    let limit = limits.max_decompressed_bytes;
     let mut parts = Parts {
         archive,
         remaining: limit,
@@ -97,7 +105,7 @@ impl Parts<'_> {
         let size = u64::try_from(data.len()).unwrap_or(u64::MAX);
         if size > self.remaining {
             let limit = self.limit;
-            return Err(ParseError::Corrupt(format!(
+            return Err(ParseError::LimitExceeded(format!(
                 "decompressed parts exceed the limit of {limit} bytes (at {name})"
             )));
         }
@@ -110,14 +118,25 @@ fn corrupt(context: &str, error: &dyn std::fmt::Display) -> ParseError {
     ParseError::Corrupt(format!("{context}: {error}"))
 }
 
-/// Feed every event of an XML part to `f`; no recursion, so nesting depth is harmless.
+/// Feed every event of an XML part to `f` (no recursion), refusing nesting deeper than
+/// [`MAX_XML_DEPTH`].
 fn scan(xml: &[u8], part: &str, mut f: impl FnMut(Event<'_>)) -> Result<(), ParseError> {
     let mut reader = Reader::from_reader(xml);
+    let mut depth = 0_usize;
     loop {
-        match reader.read_event().map_err(|e| corrupt(part, &e))? {
+        let event = reader.read_event().map_err(|e| corrupt(part, &e))?;
+        match &event {
             Event::Eof => return Ok(()),
-            event => f(event),
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
         }
+        if depth > MAX_XML_DEPTH {
+            return Err(ParseError::LimitExceeded(format!(
+                "XML elements nested deeper than {MAX_XML_DEPTH} levels (in {part})"
+            )));
+        }
+        f(event);
     }
 }
 
@@ -354,6 +373,18 @@ mod tests {
             " A tachyon walks into a bar.\n Fin.\n".to_owned(),
         );
         assert_eq!(footnotes[1], expected);
+        let example = sections("docx2python-example.docx");
+        let notes: Vec<(Option<&str>, &str)> = example[example.len() - 2..]
+            .iter()
+            .map(|(h, t)| (h.as_deref(), t.as_str()))
+            .collect();
+        assert_eq!(
+            notes,
+            [
+                (Some("Footnotes"), " First footnote\n Second footnote\n"),
+                (Some("Endnotes"), " First endnote\n Second endnote\n")
+            ]
+        );
         let text_box: String = sections("mammoth-text-box.docx").into_iter().map(|(_, t)| t).collect();
         assert_eq!(
             text_box.trim(),

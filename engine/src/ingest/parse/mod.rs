@@ -1,6 +1,7 @@
 //! Parsers: the bytes of one file → plain text sections with their positions.
 //!
-//! Every parser is bounded (input size, decompressed size, nesting) and returns
+//! Every parser is bounded (input size, decompressed size, nesting; for PDFs also
+//! page count, interpreted content and a deadline, see [`ParseLimits`]) and returns
 //! a precise [`ParseError`] instead of panicking, so one bad file never aborts
 //! a batch.
 
@@ -55,20 +56,34 @@ impl Section {
     }
 }
 
-/// Limits that keep a hostile file from using unbounded time or memory.
+/// Limits that keep a hostile file from using unbounded time or memory. Going past one
+/// is a [`ParseError::LimitExceeded`] (or [`ParseError::TooLarge`] for the file size).
 #[derive(Debug, Clone, Copy)]
 pub struct ParseLimits {
     /// Largest input file accepted, in bytes.
     pub max_file_bytes: u64,
-    /// Largest total decompressed size of the parts read from a DOCX (zip) file, in bytes.
-    pub max_unzipped_bytes: u64,
+    /// Largest total decompressed size, in bytes, of the parts read from a DOCX (zip)
+    /// file or of the streams of a PDF; also the most content a PDF's pages may make
+    /// the reader interpret (a form XObject counts each time it is drawn).
+    pub max_decompressed_bytes: u64,
+    /// Most pages a PDF may have.
+    pub max_pdf_pages: usize,
+    /// Most content one PDF page may make the reader interpret, in bytes, counting the
+    /// forms it draws each time they are drawn.
+    pub max_page_content_bytes: u64,
+    /// Longest a PDF's text extraction may run (the other formats are read in one
+    /// linear pass over their bounded input).
+    pub max_duration: std::time::Duration,
 }
 
 impl Default for ParseLimits {
     fn default() -> Self {
         Self {
             max_file_bytes: 64 * 1024 * 1024,
-            max_unzipped_bytes: 256 * 1024 * 1024,
+            max_decompressed_bytes: 256 * 1024 * 1024,
+            max_pdf_pages: 10_000,
+            max_page_content_bytes: 8 * 1024 * 1024,
+            max_duration: std::time::Duration::from_secs(120),
         }
     }
 }
@@ -88,6 +103,14 @@ pub enum ParseError {
     Empty,
     #[error("corrupt: {0}")]
     Corrupt(String),
+    /// The file is readable, but its text is stored in a way ragline cannot decode
+    /// (for example a CID font without a `ToUnicode` map).
+    #[error("unsupported: {0}")]
+    UnsupportedContent(String),
+    /// Reading the file would go past one of the [`ParseLimits`] (a zip or deflate bomb,
+    /// absurd nesting, too many pages, or a time limit).
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
 }
 
 impl ParseError {
@@ -100,6 +123,8 @@ impl ParseError {
             ParseError::NoText(_) => "no_text",
             ParseError::Empty => "empty",
             ParseError::Corrupt(_) => "corrupt",
+            ParseError::UnsupportedContent(_) => "unsupported_content",
+            ParseError::LimitExceeded(_) => "limit_exceeded",
         }
     }
 }
@@ -127,7 +152,8 @@ pub fn detect_format(file_name: &str) -> Option<DocFormat> {
 ///
 /// # Errors
 /// [`ParseError`] names why the file yields no text: unsupported type, too large,
-/// encrypted, no text layer, empty or corrupt.
+/// encrypted, no text layer, empty, corrupt, text in an undecodable encoding, or a
+/// limit that reading it would exceed.
 pub fn parse(file_name: &str, bytes: &[u8], limits: &ParseLimits) -> Result<ParsedDocument, ParseError> {
     let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
     if size > limits.max_file_bytes {
@@ -141,7 +167,7 @@ pub fn parse(file_name: &str, bytes: &[u8], limits: &ParseLimits) -> Result<Pars
         DocFormat::Text => text::parse(bytes),
         DocFormat::Markdown => markdown::parse(bytes),
         DocFormat::Html => html::parse(bytes),
-        DocFormat::Pdf => pdf::parse(bytes)?,
+        DocFormat::Pdf => pdf::parse(bytes, limits)?,
         DocFormat::Docx => docx::parse(bytes, limits)?,
     };
     let sections: Vec<Section> = extracted
@@ -240,7 +266,7 @@ md/rust-book-ch04-02-references-and-borrowing.md | ok | A reference is like a po
 pdf/financebench-3M_2018_10K.pdf | ok | SECURITIES AND EXCHANGE COMMISSION
 pdf/pdfminer-aes-256-password-foo.pdf | err | encrypted
 pdf/pdfminer-issue-449-vertical.pdf | ok | Vertical
-pdf/pdfminer-jo-japanese.pdf | err | no_text
+pdf/pdfminer-jo-japanese.pdf | ok | わたくしといふ現象は假定された有機交流電燈のひとつの青い照明です
 pdf/pdfminer-simple1.pdf | ok | Hello World
 pdf/pdfminer-zen_of_python_corrupted.pdf | ok | Beautiful is better than ugly.
 pdf/pypdf-GeoTopo-komprimiert-117p.pdf | ok | Geometrie und Topologie
@@ -253,8 +279,8 @@ pdf/pypdf-multicolumn.pdf | ok | Two-Column Document with Lorem Ipsum
 pdf/pypdf-pdflatex-4-pages.pdf | ok | Hello, here is some text without a meaning.
 ";
 
-    /// `jo-japanese.pdf` is `no_text`: a CID font with Identity-V encoding and no ToUnicode
-    /// map, which pdf-extract cannot decode.
+    /// `jo-japanese.pdf` draws its text in a CID font (Identity-V, Adobe-Japan1) without a
+    /// ToUnicode map; the text comes from Adobe's CID table (see `pdf/cid.rs`).
     #[test]
     fn every_sample_document_has_a_pinned_outcome() {
         let mut on_disk = Vec::new();
@@ -315,10 +341,17 @@ pdf/pypdf-pdflatex-4-pages.pdf | ok | Hello, here is some text without a meaning
 
     /// A zip holding `word/document.xml` with `xml`, deflated.
     fn docx_with(xml: &[u8]) -> Vec<u8> {
+        docx_with_parts(&[("word/document.xml", xml)])
+    }
+
+    /// A zip holding `parts` (name, content), deflated.
+    fn docx_with_parts(parts: &[(&str, &[u8])]) -> Vec<u8> {
         let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
         let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-        zip.start_file("word/document.xml", options).unwrap();
-        zip.write_all(xml).unwrap();
+        for (name, content) in parts {
+            zip.start_file(*name, options).unwrap();
+            zip.write_all(content).unwrap();
+        }
         zip.finish().unwrap().into_inner()
     }
 
@@ -328,16 +361,65 @@ pdf/pypdf-pdflatex-4-pages.pdf | ok | Hello, here is some text without a meaning
         let bytes = docx_with(format!("<document><body><p><r><t>{body}</t></r></p></body></document>").as_bytes());
         assert!(bytes.len() < 16 * 1024, "fixture should compress well");
         let limits = ParseLimits {
-            max_unzipped_bytes: 64 * 1024,
+            max_decompressed_bytes: 64 * 1024,
             ..ParseLimits::default()
         };
         let expected = "decompressed parts exceed the limit of 65536 bytes (at word/document.xml)";
-        assert_eq!(
-            parse("bomb.docx", &bytes, &limits).err(),
-            Some(ParseError::Corrupt(expected.into()))
-        );
+        let error = parse("bomb.docx", &bytes, &limits).err();
+        assert_eq!(error, Some(ParseError::LimitExceeded(expected.into())));
+        assert_eq!(error.map(|e| e.code()), Some("limit_exceeded"));
         let doc = parse("bomb.docx", &bytes, &ParseLimits::default()).unwrap();
         assert_eq!(doc.sections[0].text.len(), 1 << 20);
+    }
+
+    #[test]
+    fn docx_budget_covers_every_part_read() {
+        let document = b"<document><body><p><r><t>short</t></r></p></body></document>".as_slice();
+        let big = format!("<x>{}</x>", " ".repeat(1 << 20));
+        let limits = ParseLimits {
+            max_decompressed_bytes: 64 * 1024,
+            ..ParseLimits::default()
+        };
+        for part in [
+            "word/styles.xml",
+            "word/footnotes.xml",
+            "word/endnotes.xml",
+            "docProps/core.xml",
+        ] {
+            let bytes = docx_with_parts(&[("word/document.xml", document), (part, big.as_bytes())]);
+            let expected = format!("decompressed parts exceed the limit of 65536 bytes (at {part})");
+            assert_eq!(
+                parse("bomb.docx", &bytes, &limits).err(),
+                Some(ParseError::LimitExceeded(expected))
+            );
+        }
+        // Parts that are not read (headers, images) cost nothing.
+        let ignored = docx_with_parts(&[("word/document.xml", document), ("word/header1.xml", big.as_bytes())]);
+        assert_eq!(parse("a.docx", &ignored, &limits).unwrap().sections[0].text, "short");
+    }
+
+    #[test]
+    fn docx_nesting_is_bounded() {
+        // Tables nested 50k deep (a cell's text is copied into every enclosing cell).
+        let depth = 50_000;
+        let xml = format!(
+            "<document><body>{}<p><r><t>deep</t></r></p>{}</body></document>",
+            "<tbl><tr><tc>".repeat(depth),
+            "</tc></tr></tbl>".repeat(depth)
+        );
+        let expected = "XML elements nested deeper than 256 levels (in word/document.xml)";
+        assert_eq!(
+            parse("deep.docx", &docx_with(xml.as_bytes()), &ParseLimits::default()).err(),
+            Some(ParseError::LimitExceeded(expected.into()))
+        );
+        // Within the limit, nested tables keep their text.
+        let xml = format!(
+            "<document><body>{}<p><r><t>deep</t></r></p>{}</body></document>",
+            "<tbl><tr><tc>".repeat(20),
+            "</tc></tr></tbl>".repeat(20)
+        );
+        let doc = parse("nested.docx", &docx_with(xml.as_bytes()), &ParseLimits::default()).unwrap();
+        assert_eq!(doc.sections[0].text, "deep");
     }
 
     #[test]
