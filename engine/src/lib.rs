@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod pipeline;
 pub mod prompts;
 pub mod providers;
+pub mod reload;
 pub mod script;
 pub mod stages;
 pub mod store;

@@ -84,7 +84,7 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The output of `git <args>` run in `dir`, or `None` when git is missing or fails.
-fn git(dir: &Path, args: &[&str]) -> Option<String> {
+pub(super) fn git(dir: &Path, args: &[&str]) -> Option<String> {
     std::process::Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -95,7 +95,7 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
 }
 
 /// `YYYY-MM-DD` (UTC) of `t`.
-fn utc_date(t: SystemTime) -> String {
+pub(super) fn utc_date(t: SystemTime) -> String {
     let days = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400);
     let (y, m, d) = civil_from_days(i64::try_from(days).unwrap_or(0));
     format!("{y:04}-{m:02}-{d:02}")

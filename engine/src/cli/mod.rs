@@ -1,8 +1,10 @@
 //! Command-line verbs. Each lives in its own file and returns an exit code.
 
 mod bench;
+mod bench_reload;
 mod eval;
 mod ingest;
+mod prompts;
 mod query;
 mod rules;
 mod serve;
@@ -55,6 +57,10 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Measure ingest throughput, embedding cost and retrieve latency on a BEIR-layout dataset.
     Bench(bench::BenchArgs),
+    /// Prompt versions: `ragline prompts report <pipeline>` prints what each version served.
+    Prompts(prompts::PromptsArgs),
+    /// Measure hot reload: save → served latency, and failed requests during reloads under load.
+    BenchReload(bench_reload::BenchReloadArgs),
 }
 
 /// Run a parsed command line.
@@ -76,6 +82,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::FetchModel => fetch_model(&cli),
         Command::Eval(args) => eval::run(&cli, args),
         Command::Bench(args) => bench::run(&cli, args),
+        Command::Prompts(args) => prompts::run(&cli, args),
+        Command::BenchReload(args) => bench_reload::run(&cli, args),
     };
     match result {
         Ok(code) => code,

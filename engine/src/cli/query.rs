@@ -56,12 +56,8 @@ pub fn run(cli: &Cli, args: &QueryArgs) -> anyhow::Result<ExitCode> {
         );
     }
     println!(
-        "\nroute: {} via {} · prompt {}@{} · {:.0} ms",
-        response.route.model,
-        response.route.provider,
-        response.route.prompt,
-        response.route.prompt_version,
-        response.latency_ms
+        "\nroute: {} via {} · prompt {} · {:.0} ms",
+        response.route.model, response.route.provider, response.route.prompt_version, response.latency_ms
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -24,6 +24,9 @@ pub struct RouteArgs {
     /// The caller's role.
     #[arg(long)]
     pub role: Option<String>,
+    /// The caller's session, which keeps A/B prompt splits sticky.
+    #[arg(long)]
+    pub session: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -51,11 +54,12 @@ pub fn route(cli: &Cli, args: &RouteArgs) -> anyhow::Result<ExitCode> {
         query: args.question.clone(),
         domain: (!args.domain.is_empty()).then(|| OneOrMany::Many(args.domain.clone())),
         role: args.role.clone(),
+        session_id: args.session.clone(),
         ..QueryRequest::default()
     };
     let (input, decision) = pipeline.dry_run_route(&request)?;
     println!("model:  {}", decision.model);
-    println!("prompt: {}@{}", decision.prompt.name, decision.prompt.hash);
+    println!("prompt: {} ({})", decision.prompt.id, decision.assignment.as_str());
     println!("reason: {}", decision.reason);
     println!("input:  {}", serde_json::to_string_pretty(&input)?);
     Ok(ExitCode::SUCCESS)

@@ -1,8 +1,10 @@
 //! `ragline serve`.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -10,6 +12,12 @@ use clap::Args;
 use super::Cli;
 use super::ingest::{ingest_pipeline, print_summary};
 use crate::http::{self, HttpLimits};
+use crate::pipeline::Engine;
+use crate::prompts::stats::STATS_FILE;
+use crate::reload;
+
+/// How often the server writes prompt statistics to the data dir (when they changed).
+const STATS_FLUSH: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -22,6 +30,13 @@ pub struct ServeArgs {
     /// Largest request body, uploads included, in bytes.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Reload pipelines, prompts and scripts when their files change; a change that does
+    /// not compile is refused and the running config keeps serving.
+    #[arg(long)]
+    pub watch: bool,
+    /// With `--watch`: how long files must be quiet before a reload, in milliseconds.
+    #[arg(long, default_value_t = 100, value_name = "MS", requires = "watch")]
+    pub watch_debounce_ms: u64,
 }
 
 pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ExitCode> {
@@ -40,7 +55,20 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ExitCode> {
             print_summary(&pipeline.spec.name, &report);
         }
     }
+    let stats_file = cli.data_dir().join(STATS_FILE);
+    engine
+        .stats
+        .restore(&stats_file)
+        .context("cannot read the prompt statistics")?;
+    let _watcher = if args.watch {
+        let watcher = reload::watch(engine.clone(), Duration::from_millis(args.watch_debounce_ms))?;
+        engine.set_watching(true);
+        Some(watcher)
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.spawn(flush_stats(engine.clone(), stats_file.clone()));
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -52,12 +80,29 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ExitCode> {
         );
         drop(snapshot);
         let router = http::router(
-            engine,
+            engine.clone(),
             HttpLimits {
                 max_body_bytes: args.max_body_bytes,
             },
         );
         http::serve(listener, router).await.context("server failed")
     })?;
+    save_stats(&engine, &stats_file);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Write the prompt statistics every [`STATS_FLUSH`] while they change.
+async fn flush_stats(engine: Arc<Engine>, file: std::path::PathBuf) {
+    let mut tick = tokio::time::interval(STATS_FLUSH);
+    loop {
+        tick.tick().await;
+        let (engine, file) = (engine.clone(), file.clone());
+        let _ = tokio::task::spawn_blocking(move || save_stats(&engine, &file)).await;
+    }
+}
+
+fn save_stats(engine: &Engine, file: &Path) {
+    if let Err(e) = engine.stats.save(file) {
+        tracing::warn!(error = %e, "cannot write the prompt statistics");
+    }
 }

@@ -61,6 +61,21 @@ pub struct PipelineSpec {
     pub generate: GenerateStage,
 }
 
+impl PipelineSpec {
+    /// Every file and prompt directory this pipeline was compiled from: the pipeline
+    /// file, its scripts, and each prompt's directory (or single file) and versions.
+    pub fn files_to_watch(&self) -> Vec<PathBuf> {
+        let mut files = vec![self.file.clone()];
+        files.extend(self.ingest.tag.iter().map(|s| s.path.clone()));
+        files.extend(self.route.script.iter().map(|s| s.path.clone()));
+        for family in self.route.families.values() {
+            files.push(family.path.clone());
+            files.extend(family.versions.iter().map(|p| p.file.clone()));
+        }
+        files
+    }
+}
+
 /// JSON Schema of a pipeline file.
 pub fn schema() -> schemars::Schema {
     schemars::schema_for!(PipelineConfig)

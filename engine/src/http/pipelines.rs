@@ -9,7 +9,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Engine, Pipeline, PromptInfo};
+use crate::prompts::{PromptChoice, PromptVersion};
+use crate::reload::ReloadStatus;
 
 /// Liveness.
 #[derive(Serialize, ToSchema)]
@@ -40,6 +42,9 @@ pub struct PipelineInfo {
     /// Model names and their providers.
     pub models: Vec<ModelInfo>,
     pub default_route: DefaultRoute,
+    /// Every prompt the route names, with all its versions, which are live (and their
+    /// A/B weights), and what each served.
+    pub prompts: Vec<PromptInfo>,
     /// Restriction every query gets, by metadata field.
     #[schema(value_type = Object)]
     pub filter: std::collections::BTreeMap<String, Vec<String>>,
@@ -63,17 +68,20 @@ pub struct ModelInfo {
 #[derive(Serialize, ToSchema)]
 pub struct DefaultRoute {
     pub model: String,
+    /// The prompt as the pipeline names it, e.g. `hr/answer` or `hr/answer@v2`.
     pub prompt: String,
-    pub prompt_version: String,
+    /// The version it serves; null when an A/B split serves several (see `prompts`).
+    pub prompt_version: Option<PromptVersion>,
 }
 
-/// The loaded pipelines.
+/// The loaded pipelines and the state of config reloads.
 #[derive(Serialize, ToSchema)]
 pub struct PipelineList {
     pub pipelines: Vec<PipelineInfo>,
+    pub reload: ReloadStatus,
 }
 
-fn info(p: &Pipeline) -> PipelineInfo {
+fn info(engine: &Engine, p: &Pipeline) -> PipelineInfo {
     let s = &p.spec;
     let base = format!("/v1/pipelines/{}", s.name);
     PipelineInfo {
@@ -97,9 +105,13 @@ fn info(p: &Pipeline) -> PipelineInfo {
             .collect(),
         default_route: DefaultRoute {
             model: s.route.default.model.clone(),
-            prompt: s.route.default.prompt.name.clone(),
-            prompt_version: s.route.default.prompt.hash.clone(),
+            prompt: s.route.default.reference.clone(),
+            prompt_version: match &s.route.default.prompt {
+                PromptChoice::Fixed(p) => Some(p.id.clone()),
+                PromptChoice::Split(_) => None,
+            },
         },
+        prompts: p.prompt_listing(&engine.stats.of(&s.name)),
         filter: s.retrieve.filter.fields.clone(),
     }
 }
@@ -139,12 +151,14 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Rea
     )
 }
 
-/// The loaded pipelines with their endpoints.
+/// The loaded pipelines with their endpoints and prompt versions, and the reload status.
 #[utoipa::path(get, path = "/v1/pipelines", responses((status = 200, body = PipelineList)))]
 pub async fn list(State(state): State<Arc<AppState>>) -> Json<PipelineList> {
-    let snapshot = state.engine.snapshot();
+    let engine = &state.engine;
+    let snapshot = engine.snapshot();
     Json(PipelineList {
-        pipelines: snapshot.pipelines.values().map(|p| info(p)).collect(),
+        pipelines: snapshot.pipelines.values().map(|p| info(engine, p)).collect(),
+        reload: engine.reload_status(),
     })
 }
 
@@ -159,5 +173,5 @@ pub async fn show(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Result<Json<PipelineInfo>, ApiError> {
-    Ok(Json(info(&*state.pipeline(&name)?)))
+    Ok(Json(info(&state.engine, &*state.pipeline(&name)?)))
 }

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 
 use super::{ApiError, AppState};
 use crate::pipeline::{QueryRequest, QueryResponse};
+use crate::prompts::stats::Answer;
 
 /// Answer a question with sources.
 #[utoipa::path(
@@ -37,11 +38,25 @@ pub async fn query(
         .query(request)
         .await
         .inspect_err(|e| tracing::warn!(pipeline = %name, error = %e, "query failed"))?;
+    let route = &response.route;
+    state.engine.stats.record(
+        &name,
+        &route.prompt_version,
+        &Answer {
+            input_tokens: response.usage.input_tokens,
+            output_tokens: response.usage.output_tokens,
+            embedding_tokens: response.usage.embedding_tokens,
+            cost_usd: response.usage.cost_usd,
+            latency_ms: response.latency_ms,
+        },
+    );
     tracing::info!(
         pipeline = %name,
         session = %session,
         sources = response.sources.len(),
-        model = %response.route.model,
+        model = %route.model,
+        prompt = %route.prompt_version,
+        assignment = route.assignment.as_str(),
         latency_ms = response.latency_ms,
         "query answered"
     );

@@ -1,16 +1,19 @@
 //! Runtime pipelines: a [`Snapshot`] of every compiled pipeline behind one
 //! `ArcSwap`, and the [`Engine`] that owns it plus the shared [`Resources`].
-//! A request loads one snapshot and uses it to the end.
+//! A request loads one snapshot and uses it to the end; a reload builds a new one
+//! and swaps it in only when everything compiled.
 
+mod engine;
+mod prompt_listing;
 mod query;
 mod resources;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
-
+pub use engine::{Engine, ReloadOutcome};
+pub use prompt_listing::{PromptInfo, PromptVersionInfo, VersionUsage};
 pub use query::{OneOrMany, QueryError, QueryRequest, QueryResponse, RouteInfo, Source, Usage};
 pub use resources::Resources;
 
@@ -37,13 +40,7 @@ impl Pipeline {
     /// # Errors
     /// [`StoreError`] when it cannot be opened.
     pub fn index(&self) -> Result<Arc<Index>, StoreError> {
-        let r = &self.spec.retrieve;
-        let options = IndexOptions {
-            stemming: r.stemming,
-            title_boost: r.title_boost,
-            ..IndexOptions::default()
-        };
-        self.resources.index(&self.spec.index, &options)
+        self.resources.index(&self.spec.index, &index_options(&self.spec))
     }
 
     /// The pipeline's embedder.
@@ -75,9 +72,25 @@ impl Pipeline {
     }
 }
 
+/// The options a pipeline opens its index with.
+pub fn index_options(spec: &PipelineSpec) -> IndexOptions {
+    IndexOptions {
+        stemming: spec.retrieve.stemming,
+        title_boost: spec.retrieve.title_boost,
+        ..IndexOptions::default()
+    }
+}
+
 /// Every pipeline of the config directory, compiled together.
 pub struct Snapshot {
     pub pipelines: BTreeMap<String, Arc<Pipeline>>,
+}
+
+impl Snapshot {
+    /// Every file the pipelines were compiled from.
+    pub fn files(&self) -> BTreeSet<PathBuf> {
+        self.pipelines.values().flat_map(|p| p.spec.files_to_watch()).collect()
+    }
 }
 
 impl Snapshot {
@@ -122,43 +135,5 @@ impl Snapshot {
             })
             .collect();
         Ok(Snapshot { pipelines })
-    }
-}
-
-/// The running engine: config directory, shared resources, current snapshot.
-pub struct Engine {
-    pub config_dir: PathBuf,
-    pub resources: Arc<Resources>,
-    snapshot: ArcSwap<Snapshot>,
-}
-
-impl Engine {
-    /// Load every pipeline of `config_dir`.
-    ///
-    /// # Errors
-    /// Every problem in the config.
-    pub fn load(config_dir: PathBuf, resources: Resources) -> Result<Engine, ConfigError> {
-        let resources = Arc::new(resources);
-        let snapshot = Snapshot::load(&config_dir, &resources)?;
-        Ok(Engine {
-            config_dir,
-            resources,
-            snapshot: ArcSwap::from_pointee(snapshot),
-        })
-    }
-
-    /// The current snapshot; hold it for the whole request.
-    pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.snapshot.load_full()
-    }
-
-    /// Rebuild the snapshot from disk and swap it in only if everything compiled.
-    ///
-    /// # Errors
-    /// The problems found; the old snapshot keeps serving.
-    pub fn reload(&self) -> Result<(), ConfigError> {
-        let snapshot = Snapshot::load(&self.config_dir, &self.resources)?;
-        self.snapshot.store(Arc::new(snapshot));
-        Ok(())
     }
 }

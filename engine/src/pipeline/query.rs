@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Pipeline;
-use crate::prompts::{PromptSource, RenderError};
+use crate::prompts::{Assignment, PromptSource, PromptVersion, RenderError};
 use crate::providers::ProviderError;
 use crate::providers::llm::{ContextChunk, GenerateRequest};
 use crate::stages::features::QueryFeatures;
@@ -41,9 +41,23 @@ pub struct QueryRequest {
     /// Caller's role (e.g. `manager`), passed to routing rules.
     #[serde(default)]
     pub role: Option<String>,
-    /// Caller's session, for logs (and sticky prompt A/B assignment later).
+    /// Caller's session, for logs; A/B prompt splits give one session one version.
     #[serde(default)]
     pub session_id: Option<String>,
+    /// Caller's user id; when given, A/B prompt splits give this user one version
+    /// across sessions (it takes precedence over `session_id`).
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+impl QueryRequest {
+    /// What keeps A/B assignment sticky: the user, else the session, else nothing.
+    pub fn sticky_key(&self) -> Option<&str> {
+        fn non_empty(s: &Option<String>) -> Option<&str> {
+            s.as_deref().filter(|s| !s.is_empty())
+        }
+        non_empty(&self.user).or_else(|| non_empty(&self.session_id))
+    }
 }
 
 /// A string or a list of strings.
@@ -93,9 +107,13 @@ pub struct RouteInfo {
     pub model: String,
     /// Provider behind the model, e.g. `extractive`.
     pub provider: String,
+    /// Prompt name, e.g. `hr/answer`.
     pub prompt: String,
-    /// Content hash of the prompt file used.
-    pub prompt_version: String,
+    /// The exact prompt text used: name, version and content hash.
+    pub prompt_version: PromptVersion,
+    /// How the version was chosen: `fixed`, or by an A/B split (`sticky` per user or
+    /// session, `random` per request).
+    pub assignment: Assignment,
     pub reason: String,
 }
 
@@ -167,9 +185,10 @@ impl Pipeline {
         let q = question.clone();
         let domains = requested_domains(&request);
         let role = request.role.clone().unwrap_or_default();
+        let key = request.sticky_key().map(str::to_owned);
         let (hits, embedding_tokens, decision) = tokio::task::spawn_blocking(move || {
             let (hits, tokens) = this.retrieve(&q, &filter, top_k)?;
-            let (_, decision) = this.decide_route(&q, &hits, domains, role)?;
+            let (_, decision) = this.decide_route(&q, &hits, domains, role, key.as_deref())?;
             Ok::<_, QueryError>((hits, tokens, decision))
         })
         .await
@@ -216,8 +235,9 @@ impl Pipeline {
             route: RouteInfo {
                 model: decision.model.clone(),
                 provider: generator.name().to_owned(),
-                prompt: decision.prompt.name.clone(),
-                prompt_version: decision.prompt.hash.clone(),
+                prompt: decision.prompt.name().to_owned(),
+                prompt_version: decision.prompt.id.clone(),
+                assignment: decision.assignment,
                 reason: decision.reason,
             },
             usage: Usage {
@@ -230,7 +250,8 @@ impl Pipeline {
         })
     }
 
-    /// The route for a question and its hits, with what the route script saw.
+    /// The route for a question and its hits, with what the route script saw. `key`
+    /// (user or session) keeps A/B prompt splits sticky.
     ///
     /// # Errors
     /// [`QueryError::Route`] when the script fails and the pipeline says `on_error: fail`.
@@ -240,6 +261,7 @@ impl Pipeline {
         hits: &[Source],
         domains: Vec<String>,
         role: String,
+        key: Option<&str>,
     ) -> Result<(RouteInput, Decision), QueryError> {
         let input = RouteInput {
             features: QueryFeatures::of(question),
@@ -256,7 +278,7 @@ impl Pipeline {
                 })
                 .collect(),
         };
-        let decision = self.spec.route.decide(&input)?;
+        let decision = self.spec.route.decide(&input, key)?;
         Ok((input, decision))
     }
 
@@ -273,6 +295,7 @@ impl Pipeline {
             &hits,
             requested_domains(request),
             request.role.clone().unwrap_or_default(),
+            request.sticky_key(),
         )
     }
 

@@ -18,7 +18,8 @@ pub struct Resources {
     data_dir: PathBuf,
     model_dir: PathBuf,
     cache_dir: PathBuf,
-    indexes: Mutex<HashMap<String, Arc<Index>>>,
+    /// Open indexes with the options they were opened with.
+    indexes: Mutex<HashMap<String, (Arc<Index>, IndexOptions)>>,
     embedders: Mutex<HashMap<EmbedSpec, Arc<dyn Embedder>>>,
 }
 
@@ -57,12 +58,19 @@ impl Resources {
             .indexes
             .lock()
             .map_err(|_| StoreError::Corrupt("index registry lock poisoned".into()))?;
-        if let Some(index) = indexes.get(name) {
+        if let Some((index, _)) = indexes.get(name) {
             return Ok(index.clone());
         }
         let index = Arc::new(Index::open(&self.data_dir.join("indexes").join(name), options)?);
-        indexes.insert(name.to_owned(), index.clone());
+        indexes.insert(name.to_owned(), (index.clone(), options.clone()));
         Ok(index)
+    }
+
+    /// The options index `name` was opened with, if it is open. A reload that asks for
+    /// other options is refused: an open index keeps its analysis until restart.
+    pub fn opened_with(&self, name: &str) -> Option<IndexOptions> {
+        let indexes = self.indexes.lock().ok()?;
+        indexes.get(name).map(|(_, options)| options.clone())
     }
 
     /// The embedder for `spec`, loaded (and for `local`, fetched) on first use.

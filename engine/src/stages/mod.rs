@@ -8,6 +8,7 @@ pub mod generate;
 pub mod ingest;
 pub mod retrieve;
 pub mod route;
+pub mod route_prompts;
 pub mod tag;
 
 use std::path::Path;

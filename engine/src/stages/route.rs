@@ -1,5 +1,6 @@
 //! Route stage: picks the model and prompt for a query — the default, or what a
-//! rhai rule (`fn route(query)`) decides from the query, its features and the hits.
+//! rhai rule (`fn route(query)`) decides from the query, its features and the hits —
+//! then the prompt's version: the one named, or one drawn from an A/B split.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,8 +12,9 @@ use serde_saphyr::Spanned;
 
 use super::CompileCx;
 use super::features::QueryFeatures;
+use super::route_prompts::{self, SplitConfig};
 use crate::config::Diagnostic;
-use crate::prompts::Prompt;
+use crate::prompts::{Assignment, Prompt, PromptChoice, PromptFamily};
 use crate::script::{Script, ScriptError};
 
 /// Routing settings.
@@ -27,10 +29,15 @@ pub struct RouteConfig {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub script: Option<Spanned<PathBuf>>,
-    /// Prompts a script may choose besides the default's, e.g. `[legal/detailed]`.
+    /// Prompts a script may choose besides the default's, e.g. `[legal/detailed]`; the
+    /// script returns them exactly as written here.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub prompts: Vec<Spanned<String>>,
+    /// A/B splits: prompts whose versions are served by weight, e.g.
+    /// `[{ prompt: hr/answer, weights: { v1: 80, v2: 20 } }]`.
+    #[serde(default)]
+    pub splits: Vec<SplitConfig>,
     /// What a failing script (error, time limit, invalid decision) does: `fallback`
     /// (default: use `default`, with the error in the route's reason) or `fail` (the query fails).
     #[serde(default)]
@@ -52,10 +59,13 @@ pub enum OnError {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteTargetConfig {
-    /// A model name from `generate.models`.
+    /// A model name from `generate.models`. A prompt version whose front matter names a
+    /// model is answered by that model instead.
     #[schemars(with = "String")]
     pub model: Spanned<String>,
-    /// A prompt name: `hr/answer` is the file `prompts/hr/answer.md` in the config directory.
+    /// A prompt in the config directory's `prompts/`: `hr/answer` is the newest version
+    /// in `prompts/hr/answer/` (`v1.md`, `v2.md`, ...) or the file `prompts/hr/answer.md`;
+    /// `hr/answer@v2` pins one version.
     #[schemars(with = "String")]
     pub prompt: Spanned<String>,
 }
@@ -65,8 +75,10 @@ pub struct RouteTargetConfig {
 pub struct RouteStage {
     pub default: RouteTarget,
     pub script: Option<Script>,
-    /// Every prompt a route may use, by name (the default's included).
-    pub prompts: BTreeMap<String, Prompt>,
+    /// Every prompt a route may use, by reference as written (the default's included).
+    pub prompts: BTreeMap<String, PromptChoice>,
+    /// Every version of every prompt the route names, by prompt name.
+    pub families: BTreeMap<String, PromptFamily>,
     /// Model names a route may use.
     pub models: Vec<String>,
     pub on_error: OnError,
@@ -76,7 +88,9 @@ pub struct RouteStage {
 #[derive(Debug, Clone)]
 pub struct RouteTarget {
     pub model: String,
-    pub prompt: Prompt,
+    /// As written in the pipeline file, e.g. `hr/answer`.
+    pub reference: String,
+    pub prompt: PromptChoice,
 }
 
 /// What a route script sees.
@@ -104,7 +118,10 @@ pub struct RouteHit {
 #[derive(Debug, Clone)]
 pub struct Decision {
     pub model: String,
+    /// The version that answers.
     pub prompt: Prompt,
+    /// How that version was chosen.
+    pub assignment: Assignment,
     pub reason: String,
 }
 
@@ -133,13 +150,7 @@ impl RouteConfig {
                 ),
             ));
         }
-        let mut prompts = BTreeMap::new();
-        let default_prompt = load_prompt(cx, &t.prompt, "route.default.prompt".to_owned());
-        for (i, name) in self.prompts.iter().enumerate() {
-            if let Some(p) = load_prompt(cx, name, format!("route.prompts[{i}]")) {
-                prompts.insert(p.name.clone(), p);
-            }
-        }
+        let prompts = route_prompts::compile(cx, &t.prompt, &self.prompts, &self.splits, models);
         let script = self.script.as_ref().and_then(|s| {
             let path = cx.resolve(&s.value);
             if !path.is_file() {
@@ -153,75 +164,58 @@ impl RouteConfig {
             }
             Script::load(&path, "route").map_err(|d| cx.push(d)).ok()
         });
-        let default_prompt = default_prompt?;
-        prompts.insert(default_prompt.name.clone(), default_prompt.clone());
+        let prompts = prompts?;
         Some(RouteStage {
             default: RouteTarget {
                 model: t.model.value.clone(),
-                prompt: default_prompt,
+                reference: t.prompt.value.clone(),
+                prompt: prompts.default,
             },
             script,
-            prompts,
+            prompts: prompts.declared,
+            families: prompts.families,
             models: models.iter().map(|m| (*m).to_owned()).collect(),
             on_error: self.on_error,
         })
     }
 }
 
-/// Load the prompt `name`, or record why not.
-fn load_prompt(cx: &mut CompileCx<'_>, name: &Spanned<String>, key: String) -> Option<Prompt> {
-    let file = Prompt::path_for(cx.config_dir, &name.value);
-    let problem = if !is_prompt_name(&name.value) {
-        format!(
-            "`{}` is not a prompt name: use path segments of letters, digits, `-` and `_`, like `hr/answer`",
-            name.value
-        )
-    } else if !file.is_file() {
-        format!("prompt file not found: {}", file.display())
-    } else {
-        return Prompt::load(cx.config_dir, &name.value).map_err(|d| cx.push(d)).ok();
-    };
-    cx.push(Diagnostic::spanned(cx.file, name, key, problem));
-    None
-}
-
-/// A prompt name is a relative path of simple segments; `..` and absolute paths are refused.
-fn is_prompt_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .split('/')
-            .all(|seg| !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-}
-
 impl RouteStage {
     /// Decide where `input` goes. Without a script: the default. A failing script
     /// falls back to the default (with the error as the reason) unless `on_error: fail`.
+    /// `key` (the caller's user or session) keeps A/B splits sticky.
     ///
     /// # Errors
     /// [`RouteError`] when the script fails and `on_error` is `fail`.
-    pub fn decide(&self, input: &RouteInput) -> Result<Decision, RouteError> {
+    pub fn decide(&self, input: &RouteInput, key: Option<&str>) -> Result<Decision, RouteError> {
         let Some(script) = &self.script else {
-            return Ok(self.fallback("default route".to_owned()));
+            return Ok(self.fallback("default route".to_owned(), key));
         };
-        match self.run(script, input) {
+        match self.run(script, input, key) {
             Ok(d) => Ok(d),
             Err(e) if self.on_error == OnError::Fallback => {
                 tracing::warn!(script = %script.path.display(), error = %e, "route script failed; using the default route");
-                Ok(self.fallback(format!("default route (script failed: {e})")))
+                Ok(self.fallback(format!("default route (script failed: {e})"), key))
             }
             Err(e) => Err(e),
         }
     }
 
-    fn fallback(&self, reason: String) -> Decision {
+    /// The default route; a version naming its own model is answered by that model.
+    fn fallback(&self, reason: String, key: Option<&str>) -> Decision {
+        let (prompt, assignment) = self.default.prompt.pick(key);
         Decision {
-            model: self.default.model.clone(),
-            prompt: self.default.prompt.clone(),
+            model: prompt
+                .model
+                .as_ref()
+                .map_or_else(|| self.default.model.clone(), |m| m.value.clone()),
+            prompt: prompt.clone(),
+            assignment,
             reason,
         }
     }
 
-    fn run(&self, script: &Script, input: &RouteInput) -> Result<Decision, RouteError> {
+    fn run(&self, script: &Script, input: &RouteInput, key: Option<&str>) -> Result<Decision, RouteError> {
         let out = script.call("route", to_dynamic(input))?;
         let expected = r#"a map like #{ model: "lite", prompt: "hr/answer", reason: "short question" }"#;
         let Some(map) = out.clone().try_cast::<Map>() else {
@@ -256,9 +250,9 @@ impl RouteStage {
                 self.models.join(", ")
             )));
         }
-        let prompt = match text("prompt")? {
-            None => self.default.prompt.clone(),
-            Some(name) => self.prompts.get(&name).cloned().ok_or_else(|| {
+        let choice = match text("prompt")? {
+            None => &self.default.prompt,
+            Some(name) => self.prompts.get(&name).ok_or_else(|| {
                 let known: Vec<&str> = self.prompts.keys().map(String::as_str).collect();
                 invalid(format!(
                     "prompt `{name}`, which is not declared in route.prompts ({})",
@@ -266,8 +260,14 @@ impl RouteStage {
                 ))
             })?,
         };
+        let (prompt, assignment) = choice.pick(key);
         let reason = text("reason")?.unwrap_or_else(|| format!("chosen by {}", file_name(script)));
-        Ok(Decision { model, prompt, reason })
+        Ok(Decision {
+            model,
+            prompt: prompt.clone(),
+            assignment,
+            reason,
+        })
     }
 }
 

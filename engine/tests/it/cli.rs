@@ -57,7 +57,7 @@ fn query_cli_prints_answer_sources_and_route() {
     assert!(out.contains("25 days of paid vacation"), "{out}");
     assert!(out.contains("[1] Leave policy (docs/hr/leave.md)"), "{out}");
     assert!(
-        out.contains("route: quotes via extractive · prompt shared/answer@"),
+        out.contains("route: quotes via extractive · prompt shared/answer#"),
         "{out}"
     );
     let (code, _) = cli(SERVER_CONFIG, data.path(), &["query", "nope", "x"]);

@@ -62,6 +62,8 @@ bad_fixture!(
     script_syntax_error,
     script_without_entry_function,
     tag_script_missing,
+    split_unknown_version,
+    prompt_front_matter_unknown_key,
 );
 
 #[test]
@@ -72,7 +74,7 @@ fn every_bad_fixture_is_pinned() {
         .collect();
     names.sort();
     let snapshots = std::fs::read_dir("tests/it/snapshots").unwrap().count();
-    assert_eq!(names.len(), 21, "{names:?}");
+    assert_eq!(names.len(), 23, "{names:?}");
     assert!(snapshots >= names.len(), "a fixture has no snapshot test");
 }
 

@@ -31,6 +31,10 @@ async fn demo_serves_hr_answer_with_sources_on_the_local_model() {
         "MiniLM should find the leave policy: {body:#}"
     );
 
+    // The demo HR prompt is an A/B split of v1 and v2; without a session each request is drawn.
+    let version = body["route"]["prompt_version"]["version"].as_str().unwrap();
+    assert!(["v1", "v2"].contains(&version), "{body:#}");
+    assert_eq!(body["route"]["assignment"], "random", "{body:#}");
     // The demo route script: a short HR question goes to the Lite model...
     assert_eq!(body["route"]["model"], "lite", "{body:#}");
     assert!(

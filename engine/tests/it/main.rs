@@ -11,6 +11,7 @@ mod cli;
 mod config_errors;
 mod demo;
 mod eval;
+mod reload;
 mod rules;
 mod server;
 mod support;

@@ -93,7 +93,7 @@ fn tag_and_route_dry_runs() {
         &["route", "looping", "How many vacation days?"],
     );
     assert_eq!(code, 0, "{out}");
-    assert!(out.starts_with("model:  quotes\nprompt: shared/answer@"), "{out}");
+    assert!(out.starts_with("model:  quotes\nprompt: shared/answer#"), "{out}");
     assert!(out.contains("reason: default route (script failed:"), "{out}");
     assert!(out.contains("\"complexity\""), "the input shows the features: {out}");
     let (code, _) = cli(

@@ -65,7 +65,15 @@ async fn health_readiness_listing_and_openapi() {
     let hr = &list["pipelines"][1];
     assert_eq!(hr["endpoints"]["query"], "/v1/pipelines/hr/query");
     assert_eq!(hr["default_route"]["prompt"], "shared/answer");
-    assert_eq!(hr["default_route"]["prompt_version"].as_str().unwrap().len(), 12);
+    assert_eq!(
+        hr["default_route"]["prompt_version"]["hash"].as_str().unwrap().len(),
+        12
+    );
+    assert_eq!(hr["default_route"]["prompt_version"]["version"], Value::Null);
+    assert_eq!(hr["prompts"][0]["name"], "shared/answer");
+    assert_eq!(hr["prompts"][0]["versions"][0]["live"], true);
+    assert_eq!(list["reload"]["state"], "ok");
+    assert_eq!(list["reload"]["watching"], false);
     assert_eq!(hr["filter"]["domain"], json!(["hr"]));
 
     let one: Value = c
@@ -105,7 +113,18 @@ async fn health_readiness_listing_and_openapi() {
     ] {
         assert!(api["paths"][path].is_object(), "openapi lacks {path}");
     }
-    assert!(api["components"]["schemas"]["QueryResponse"].is_object());
+    for schema in [
+        "QueryResponse",
+        "PromptVersion",
+        "Assignment",
+        "PromptInfo",
+        "ReloadStatus",
+    ] {
+        assert!(
+            api["components"]["schemas"][schema].is_object(),
+            "openapi lacks {schema}"
+        );
+    }
 }
 
 #[tokio::test]

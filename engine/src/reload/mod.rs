@@ -1,0 +1,13 @@
+//! Hot reload: a watcher on the config directory ([`watch`]) that rebuilds the
+//! engine's snapshot when files change, the [`ReloadStatus`] that `GET /v1/pipelines`
+//! shows, and a benchmark of both ([`bench`], `ragline bench-reload`).
+//!
+//! The reload itself is `Engine::reload`: prepare a whole snapshot (fallible), then
+//! swap (infallible). A bad file never goes live.
+
+pub mod bench;
+mod status;
+pub mod watch;
+
+pub use status::{ReloadFailure, ReloadState, ReloadStatus};
+pub use watch::{WatchError, Watcher, watch};
