@@ -10,6 +10,7 @@
 mod cli;
 mod config_errors;
 mod demo;
+mod pytools;
 mod eval;
 mod reload;
 mod rules;
