@@ -41,6 +41,7 @@ impl Pipeline {
         let options = IndexOptions {
             stemming: r.stemming,
             title_boost: r.title_boost,
+            context_chunks: r.context_chunks,
             ..IndexOptions::default()
         };
         self.resources.index(&self.spec.index, &options)
@@ -93,7 +94,9 @@ impl Snapshot {
                 let (ra, rb) = (&a.retrieve, &b.retrieve);
                 let conflict = if b.ingest.embed != a.ingest.embed {
                     Some("embeds with another model")
-                } else if (ra.stemming, ra.title_boost) != (rb.stemming, rb.title_boost) {
+                } else if (ra.stemming, ra.title_boost, ra.context_chunks)
+                    != (rb.stemming, rb.title_boost, rb.context_chunks)
+                {
                     Some("has other retrieve.keyword settings")
                 } else {
                     None
