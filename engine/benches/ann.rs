@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use heed::{CommitOrAbort, EnvOpenOptions, WithoutTls};
+use ragline::store::QuantizedVectors;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use roaring::RoaringBitmap;
@@ -746,6 +747,34 @@ fn run_arroy(
             };
             records.push(measure(data, truth, series, |query| {
                 store_exact_scan(query, &allowed, |id| Ok(reader.item_vector(&rtxn, id)?))
+            })?);
+        }
+        // The store's path for indexes that fit in memory: the quantized copy, loaded
+        // from LMDB as the store loads it, shortlists 2·k + 8 ids that are rescored exactly.
+        let started = Instant::now();
+        let mut table = QuantizedVectors::new(data.dims);
+        for id in reader.item_ids() {
+            if let Some(vector) = reader.item_vector(&rtxn, id)? {
+                table.push(id, &vector);
+            }
+        }
+        eprintln!(
+            "   memory copy: {} MB loaded in {:.2}s",
+            table.size_bytes() >> 20,
+            started.elapsed().as_secs_f64()
+        );
+        for filtered in [false, true] {
+            let series = Series {
+                key,
+                backend: "exact",
+                setting: "memory i8 scan + rescore (store)".to_owned(),
+                param: None,
+                filtered,
+            };
+            records.push(measure(data, truth, series, |query| {
+                let shortlist = table.top(query, filtered.then_some(&data.filter), 2 * K + 8);
+                let ids: RoaringBitmap = shortlist.iter().map(|&(id, _)| id).collect();
+                store_exact_scan(query, &ids, |id| Ok(reader.item_vector(&rtxn, id)?))
             })?);
         }
     }

@@ -119,12 +119,14 @@ impl Engine {
                     ..Diagnostic::file(
                         &spec.file,
                         format!(
-                            "index `{}` is open with stemming {} and title_boost {}; this change (stemming {}, title_boost {}) rebuilds its BM25 index, which a reload cannot do: restart the server to apply it",
+                            "index `{}` is open with stemming {}, title_boost {} and context_chunks {}; this change (stemming {}, title_boost {}, context_chunks {}) rebuilds its BM25 index, which a reload cannot do: restart the server to apply it",
                             spec.index,
                             lower(&open.stemming),
                             open.title_boost,
+                            open.context_chunks,
                             lower(&wanted.stemming),
-                            wanted.title_boost
+                            wanted.title_boost,
+                            wanted.context_chunks
                         ),
                     )
                 });

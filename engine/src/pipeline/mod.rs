@@ -77,6 +77,7 @@ pub fn index_options(spec: &PipelineSpec) -> IndexOptions {
     IndexOptions {
         stemming: spec.retrieve.stemming,
         title_boost: spec.retrieve.title_boost,
+        context_chunks: spec.retrieve.context_chunks,
         ..IndexOptions::default()
     }
 }
@@ -106,7 +107,9 @@ impl Snapshot {
                 let (ra, rb) = (&a.retrieve, &b.retrieve);
                 let conflict = if b.ingest.embed != a.ingest.embed {
                     Some("embeds with another model")
-                } else if (ra.stemming, ra.title_boost) != (rb.stemming, rb.title_boost) {
+                } else if (ra.stemming, ra.title_boost, ra.context_chunks)
+                    != (rb.stemming, rb.title_boost, rb.context_chunks)
+                {
                     Some("has other retrieve.keyword settings")
                 } else {
                     None

@@ -46,6 +46,13 @@ pub struct KeywordConfig {
     #[serde(default)]
     #[schemars(with = "Option<f32>")]
     pub title_boost: Option<Spanned<f32>>,
+    /// How many neighbouring chunks on each side BM25 reads together with a chunk (default
+    /// 1, at most 5). A query whose words fall on both sides of a chunk boundary then still
+    /// matches; words in the chunk itself count more than words in its neighbours. 0 ranks
+    /// each chunk on its own text only.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub context_chunks: Option<Spanned<u32>>,
 }
 
 /// BM25 text analysis.
@@ -103,6 +110,9 @@ pub struct FilterConfig {
     pub tags: Vec<String>,
 }
 
+/// Upper bound of `retrieve.keyword.context_chunks`.
+const MAX_CONTEXT_CHUNKS: u32 = 5;
+
 /// The checked retrieve stage.
 #[derive(Debug, Clone)]
 pub struct RetrieveStage {
@@ -115,6 +125,8 @@ pub struct RetrieveStage {
     pub stemming: Stemming,
     /// BM25 title boost of the pipeline's index.
     pub title_boost: f32,
+    /// Neighbouring chunks on each side in a chunk's BM25 window.
+    pub context_chunks: u32,
 }
 
 impl RetrieveConfig {
@@ -219,6 +231,17 @@ impl RetrieveConfig {
                 format!("title_boost must be between 0 and 100, got {}", b.value),
             ));
         }
+        let context_chunks = self.keyword.context_chunks.as_ref().map_or(1, |c| c.value);
+        if let Some(c) = &self.keyword.context_chunks
+            && c.value > MAX_CONTEXT_CHUNKS
+        {
+            cx.push(Diagnostic::spanned(
+                cx.file,
+                c,
+                "retrieve.keyword.context_chunks",
+                format!("context_chunks must be at most {MAX_CONTEXT_CHUNKS}, got {}", c.value),
+            ));
+        }
         let mut filter = Filter::default();
         for (field, values) in [
             ("domain", &self.filter.domain),
@@ -246,6 +269,7 @@ impl RetrieveConfig {
                 StemmingConfig::None => Stemming::None,
             },
             title_boost,
+            context_chunks,
         }
     }
 }

@@ -1,6 +1,7 @@
-//! The tantivy BM25 index over chunk title + body, with the metadata fields for
-//! filtering inside the search. Derived from LMDB: each commit carries the LMDB
-//! generation as its payload, and the index is rebuilt when they disagree.
+//! The tantivy BM25 index over chunk title, body and window (the body with its
+//! neighbouring chunks), with the metadata fields for filtering inside the search.
+//! Derived from LMDB: each commit carries the LMDB generation (and the window size) as
+//! its payload, and the index is rebuilt when they disagree.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
@@ -31,6 +32,19 @@ const WRITER_BUDGET_BYTES: usize = 50_000_000;
 const LOCK_RETRIES: u32 = 50;
 /// At most this many distinct query terms are searched (the rest of a huge query is ignored).
 const MAX_QUERY_TERMS: usize = 256;
+/// Weight of a match in the chunk's own text, on top of the same match in its window
+/// (weight 1): among neighbours sharing a window, the chunk holding the words ranks first.
+const BODY_BOOST: f32 = 0.5;
+
+/// How the BM25 side analyzes, indexes and ranks text (from `IndexOptions`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Bm25Options {
+    pub stemming: Stemming,
+    /// Weight of a title match relative to a window match.
+    pub title_boost: f32,
+    /// Neighbouring chunks on each side that make up a chunk's window.
+    pub context_chunks: u32,
+}
 
 /// The schema's fields.
 #[derive(Clone, Copy)]
@@ -38,7 +52,11 @@ struct Fields {
     chunk_id: Field,
     doc_id: Field,
     title: Field,
+    /// The chunk's own text.
     body: Field,
+    /// The chunk's text with `context_chunks` neighbours on each side, so that a query
+    /// whose words straddle a chunk boundary still matches.
+    window: Field,
     domain: Field,
     department: Field,
     doc_type: Field,
@@ -83,7 +101,8 @@ fn schema(stemming: Stemming) -> (Schema, Fields) {
         chunk_id: builder.add_u64_field("chunk_id", INDEXED | STORED | FAST),
         doc_id: builder.add_text_field("doc_id", STRING),
         title: builder.add_text_field("title", text.clone()),
-        body: builder.add_text_field("body", text),
+        body: builder.add_text_field("body", text.clone()),
+        window: builder.add_text_field("window", text),
         domain: builder.add_text_field(DOMAIN, STRING | FAST),
         department: builder.add_text_field(DEPARTMENT, STRING | FAST),
         doc_type: builder.add_text_field(DOC_TYPE, STRING | FAST),
@@ -98,7 +117,7 @@ pub(super) struct Bm25 {
     reader: IndexReader,
     fields: Fields,
     analyzer: TextAnalyzer,
-    title_boost: f32,
+    options: Bm25Options,
 }
 
 impl Bm25 {
@@ -107,8 +126,8 @@ impl Bm25 {
     /// and recreated empty (the caller then sees a generation mismatch and rebuilds it).
     ///
     /// Errors: `Io` when the directory cannot be created or wiped, `Bm25` when tantivy fails.
-    pub fn open(dir: &Path, stemming: Stemming, title_boost: f32) -> Result<Bm25, StoreError> {
-        let (schema, fields) = schema(stemming);
+    pub fn open(dir: &Path, options: Bm25Options) -> Result<Bm25, StoreError> {
+        let (schema, fields) = schema(options.stemming);
         let index = match open_or_create(dir, &schema) {
             Ok(index) => index,
             Err(StoreError::Bm25(
@@ -128,7 +147,7 @@ impl Bm25 {
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .try_into()?;
         register_analyzers(&index)?;
-        let name = analyzer_name(stemming);
+        let name = analyzer_name(options.stemming);
         let analyzer = index
             .tokenizers()
             .get(name)
@@ -138,16 +157,25 @@ impl Bm25 {
             reader,
             fields,
             analyzer,
-            title_boost,
+            options,
         })
     }
 
-    /// The LMDB generation of the last commit (`None` for a new or foreign index).
+    /// The LMDB generation of the last commit; `None` for a new or foreign index, or one
+    /// built with other windows.
     ///
     /// Errors: `Bm25` when the index metadata cannot be read.
     pub fn committed_generation(&self) -> Result<Option<u64>, StoreError> {
         let metas = self.index.load_metas()?;
-        Ok(metas.payload.as_deref().and_then(|p| p.parse().ok()))
+        let Some((generation, windows)) = metas.payload.as_deref().and_then(|p| p.split_once(' ')) else {
+            return Ok(None);
+        };
+        Ok(generation.parse().ok().filter(|_| windows == self.windows_tag()))
+    }
+
+    /// Names the window setting in the commit payload.
+    fn windows_tag(&self) -> String {
+        format!("context_chunks={}", self.options.context_chunks)
     }
 
     /// A writer for one batch. Holds tantivy's lock until committed or dropped;
@@ -171,8 +199,8 @@ impl Bm25 {
         }
     }
 
-    /// The best `limit` chunks for user text `query` (BM25 over title and body,
-    /// title boosted), restricted to chunks passing `filter` inside the search.
+    /// The best `limit` chunks for user text `query` (BM25 over title, window and
+    /// body, see [`BODY_BOOST`]), restricted to chunks passing `filter` inside the search.
     /// Text that yields no terms gives no results; it never fails on syntax.
     ///
     /// Errors: `UnknownFilterField` for a filter field tantivy does not know, `Bm25` on search failure.
@@ -222,7 +250,7 @@ impl Bm25 {
         Ok(out)
     }
 
-    /// A should-match over the analyzed terms of `query` in title (boosted) and body;
+    /// A should-match over the analyzed terms of `query` in title, window and body;
     /// `None` when the text has no terms.
     fn text_query(&self, query: &str) -> Option<Box<dyn Query>> {
         let mut analyzer = self.analyzer.clone();
@@ -234,21 +262,17 @@ impl Bm25 {
         if terms.is_empty() {
             return None;
         }
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(terms.len() * 2);
+        let fields = [
+            (self.fields.title, self.options.title_boost),
+            (self.fields.window, 1.0),
+            (self.fields.body, BODY_BOOST),
+        ];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(terms.len() * fields.len());
         for term in &terms {
-            let title = TermQuery::new(
-                Term::from_field_text(self.fields.title, term),
-                IndexRecordOption::WithFreqs,
-            );
-            clauses.push((
-                Occur::Should,
-                Box::new(BoostQuery::new(Box::new(title), self.title_boost)),
-            ));
-            let body = TermQuery::new(
-                Term::from_field_text(self.fields.body, term),
-                IndexRecordOption::WithFreqs,
-            );
-            clauses.push((Occur::Should, Box::new(body)));
+            for (field, boost) in fields {
+                let query = TermQuery::new(Term::from_field_text(field, term), IndexRecordOption::WithFreqs);
+                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(query), boost))));
+            }
         }
         Some(Box::new(BooleanQuery::new(clauses)))
     }
@@ -287,16 +311,30 @@ impl Bm25Writer<'_> {
             .delete_term(Term::from_field_u64(self.bm25.fields.chunk_id, u64::from(id)));
     }
 
-    /// Adds `chunk` of document `doc`.
+    /// Adds the chunks of document `doc`: all of them, since each one's window holds
+    /// its neighbours.
     ///
     /// Errors: `Bm25` on failure.
-    pub fn add(&self, doc: &DocumentRecord, chunk: &ChunkRecord) -> Result<(), StoreError> {
+    pub fn add(&self, doc: &DocumentRecord, chunks: &[ChunkRecord]) -> Result<(), StoreError> {
+        let mut ordered: Vec<&ChunkRecord> = chunks.iter().collect();
+        ordered.sort_by_key(|c| c.ordinal);
+        let context = usize::try_from(self.bm25.options.context_chunks).unwrap_or(usize::MAX);
+        for (i, chunk) in ordered.iter().enumerate() {
+            let window = &ordered[i.saturating_sub(context)..=i.saturating_add(context).min(ordered.len() - 1)];
+            let window: Vec<&str> = window.iter().map(|c| c.text.as_str()).collect();
+            self.add_chunk(doc, chunk, &window.join("\n"))?;
+        }
+        Ok(())
+    }
+
+    fn add_chunk(&self, doc: &DocumentRecord, chunk: &ChunkRecord, window: &str) -> Result<(), StoreError> {
         let f = &self.bm25.fields;
         let mut d = TantivyDocument::default();
         d.add_u64(f.chunk_id, u64::from(chunk.id));
         d.add_text(f.doc_id, &doc.id);
         d.add_text(f.title, &doc.title);
         d.add_text(f.body, &chunk.text);
+        d.add_text(f.window, window);
         d.add_text(f.domain, &doc.metadata.domain);
         if let Some(department) = &doc.metadata.department {
             d.add_text(f.department, department);
@@ -317,7 +355,7 @@ impl Bm25Writer<'_> {
     /// Errors: `Bm25` on failure.
     pub fn commit(mut self, generation: u64) -> Result<(), StoreError> {
         let mut prepared = self.writer.prepare_commit()?;
-        prepared.set_payload(&generation.to_string());
+        prepared.set_payload(&format!("{generation} {}", self.bm25.windows_tag()));
         prepared.commit()?;
         self.writer.wait_merging_threads()?;
         self.bm25.reader.reload()?;

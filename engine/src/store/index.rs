@@ -6,7 +6,7 @@ use std::sync::{Mutex, PoisonError};
 
 use tantivy::TantivyError;
 
-use super::bm25::Bm25;
+use super::bm25::{Bm25, Bm25Options};
 use super::lmdb::{self, Databases, Env};
 use super::write::{self, Applied};
 use super::{
@@ -24,6 +24,14 @@ pub struct IndexOptions {
     pub stemming: Stemming,
     /// Weight of a title match relative to a body match in BM25 (default 1).
     pub title_boost: f32,
+    /// Neighbouring chunks on each side that BM25 reads with a chunk (default 1), so a
+    /// query whose words straddle a chunk boundary still finds it. Changing it rebuilds
+    /// the BM25 index from LMDB on open.
+    pub context_chunks: u32,
+    /// Largest in-memory copy of the vectors (one byte per dimension), in bytes. An index
+    /// that fits is searched by scanning that copy, a larger one through arroy's trees
+    /// (default 64 MiB, ~170k MiniLM vectors; 0: always arroy).
+    pub vector_memory_bytes: usize,
 }
 
 impl Default for IndexOptions {
@@ -32,6 +40,8 @@ impl Default for IndexOptions {
             map_size_bytes: 8 << 30,
             stemming: Stemming::English,
             title_boost: 1.0,
+            vector_memory_bytes: vectors::DEFAULT_VECTOR_MEMORY_BYTES,
+            context_chunks: 1,
         }
     }
 }
@@ -45,6 +55,8 @@ pub struct Index {
     bm25: Bm25,
     /// Serializes writes, so the BM25 side is applied in LMDB commit order.
     write_lock: Mutex<()>,
+    /// The vectors in memory, for indexes small enough to scan.
+    memory: vectors::MemoryCopy,
 }
 
 impl Index {
@@ -56,12 +68,20 @@ impl Index {
     pub fn open(dir: &Path, opts: &IndexOptions) -> Result<Index, StoreError> {
         let env = lmdb::open_env(&dir.join("lmdb"), opts.map_size_bytes)?;
         let dbs = lmdb::create_databases(&env)?;
-        let bm25 = Bm25::open(&dir.join("bm25"), opts.stemming, opts.title_boost)?;
+        let bm25 = Bm25::open(
+            &dir.join("bm25"),
+            Bm25Options {
+                stemming: opts.stemming,
+                title_boost: opts.title_boost,
+                context_chunks: opts.context_chunks,
+            },
+        )?;
         let index = Index {
             env,
             dbs,
             bm25,
             write_lock: Mutex::new(()),
+            memory: vectors::MemoryCopy::new(opts.vector_memory_bytes),
         };
         let rtxn = index.env.read_txn()?;
         let generation = index.dbs.generation(&rtxn)?;
@@ -174,13 +194,23 @@ impl Index {
         limit: usize,
     ) -> Result<Vec<(ChunkId, f32)>, StoreError> {
         facets::validate(filter)?;
-        self.bm25.search(query, filter, limit)
+        let rtxn = self.env.read_txn()?;
+        // LMDB decides whether the filter restricts anything. Should the BM25 side lag a
+        // write, its extra hits are chunks LMDB no longer has (ids are never reused), which
+        // callers drop when they resolve hits through `chunks`.
+        let restricts = facets::candidates(&rtxn, &self.dbs, filter)?.is_some();
+        drop(rtxn);
+        let everything = Filter::default();
+        self.bm25
+            .search(query, if restricts { filter } else { &everything }, limit)
     }
 
     /// Cosine similarity (higher is better), restricted to chunks passing `filter` INSIDE the search (candidate bitmap), so `limit` is filled from allowed chunks only.
     ///
-    /// Up to 2,000 allowed chunks are scanned exactly; above that arroy's trees are
-    /// searched with a raised `search_k`. An empty index or candidate set gives no results.
+    /// An index that fits `IndexOptions::vector_memory_bytes` is scanned in memory and
+    /// the best candidates rescored exactly; a larger one scans up to 2,000 allowed
+    /// chunks exactly and otherwise searches arroy's trees with a raised `search_k`.
+    /// An empty index or candidate set gives no results.
     ///
     /// Errors: `UnknownFilterField`, `Dimension` when `vector` does not match the
     /// index, `Lmdb`/`Vector`/`Corrupt` on read failure.
@@ -193,7 +223,15 @@ impl Index {
         facets::validate(filter)?;
         let rtxn = self.env.read_txn()?;
         let candidates = facets::candidates(&rtxn, &self.dbs, filter)?;
-        vectors::search(&rtxn, self.dbs.vectors, vector, candidates.as_ref(), limit)
+        let generation = self.dbs.generation(&rtxn)?;
+        vectors::search(
+            &rtxn,
+            self.dbs.vectors,
+            (&self.memory, generation),
+            vector,
+            candidates.as_ref(),
+            limit,
+        )
     }
 
     /// The chunks `ids`, in the same order; unknown ids are skipped.
@@ -237,9 +275,7 @@ impl Index {
             writer.delete(id);
         }
         for (doc, chunks) in &applied.added {
-            for chunk in chunks {
-                writer.add(doc, chunk)?;
-            }
+            writer.add(doc, chunks)?;
         }
         writer.commit(applied.generation)
     }
@@ -252,9 +288,10 @@ impl Index {
         writer.delete_all()?;
         for entry in self.dbs.documents.iter(&rtxn)? {
             let (id, doc) = entry?;
+            let mut chunks = Vec::new();
             for chunk_id in &self.dbs.doc_chunk_ids(&rtxn, id)? {
                 match self.dbs.chunk(&rtxn, chunk_id)? {
-                    Some(chunk) => writer.add(&doc, &chunk)?,
+                    Some(chunk) => chunks.push(chunk),
                     None => {
                         return Err(StoreError::Corrupt(format!(
                             "document {id} lists missing chunk {chunk_id}"
@@ -262,6 +299,7 @@ impl Index {
                     }
                 }
             }
+            writer.add(&doc, &chunks)?;
         }
         writer.commit(generation)
     }

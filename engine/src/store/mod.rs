@@ -15,6 +15,7 @@ mod embed_cache;
 mod facets;
 mod index;
 mod lmdb;
+mod quantized;
 #[cfg(test)]
 mod tests;
 mod vectors;
@@ -22,6 +23,7 @@ mod write;
 
 pub use embed_cache::{CacheKey, EmbeddingCache, cache_key};
 pub use index::{Index, IndexOptions};
+pub use quantized::QuantizedVectors;
 
 /// Chunk ids are `u32` because arroy item ids are.
 pub type ChunkId = u32;

@@ -1,7 +1,11 @@
 //! The vector-store facade over arroy: cosine distance, one arroy index (0) per
-//! LMDB environment, item ids = chunk ids.
+//! LMDB environment, item ids = chunk ids. Indexes small enough to hold in memory
+//! (quantized, see `IndexOptions::vector_memory_bytes`) are searched by scanning that copy;
+//! larger ones through arroy's trees (ADR 0002).
 
 use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use arroy::distances::Cosine;
 use arroy::{Reader, Writer};
@@ -10,6 +14,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use roaring::RoaringBitmap;
 
+use super::quantized::QuantizedVectors;
 use super::{ChunkId, StoreError};
 
 /// The arroy index inside the database; one embedder per index, so one arroy index.
@@ -58,13 +63,71 @@ impl VectorWriter {
     }
 }
 
+/// Default of `IndexOptions::vector_memory_bytes`: ~170k MiniLM vectors at one byte per dimension.
+pub const DEFAULT_VECTOR_MEMORY_BYTES: usize = 64 << 20;
+/// The memory scan keeps `limit * RESCORE_FACTOR + RESCORE_EXTRA` rows by approximate
+/// score, then ranks them by their exact cosine.
+const RESCORE_FACTOR: usize = 2;
+const RESCORE_EXTRA: usize = 8;
+
+/// The quantized in-memory copy of an index's vectors, reloaded from LMDB the first
+/// time it is needed after a write (its LMDB generation tells).
+pub(super) struct MemoryCopy {
+    /// Indexes whose copy would be larger (one byte per dimension) are searched with arroy.
+    max_bytes: usize,
+    slot: Mutex<Option<(u64, Arc<QuantizedVectors>)>>,
+}
+
+impl MemoryCopy {
+    pub fn new(max_bytes: usize) -> MemoryCopy {
+        MemoryCopy {
+            max_bytes,
+            slot: Mutex::new(None),
+        }
+    }
+
+    /// Whether an index of `items` vectors of `dims` dimensions is scanned in memory.
+    fn fits(&self, items: u64, dims: usize) -> bool {
+        usize::try_from(items).is_ok_and(|items| items.saturating_mul(dims) <= self.max_bytes)
+    }
+
+    /// The copy at `generation`, loading it through `reader` when the held one is older.
+    /// Concurrent searches wait for one load rather than each loading.
+    fn get(
+        &self,
+        rtxn: &RoTxn,
+        reader: &Reader<'_, Cosine>,
+        generation: u64,
+    ) -> Result<Arc<QuantizedVectors>, StoreError> {
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((held, copy)) = slot.as_ref()
+            && *held == generation
+        {
+            return Ok(copy.clone());
+        }
+        let started = Instant::now();
+        let mut copy = QuantizedVectors::new(reader.dimensions());
+        for id in reader.item_ids() {
+            if let Some(vector) = reader.item_vector(rtxn, id)? {
+                copy.push(id, &vector);
+            }
+        }
+        tracing::debug!(vectors = copy.len(), bytes = copy.size_bytes(), elapsed = ?started.elapsed(), "vectors loaded into memory");
+        let copy = Arc::new(copy);
+        *slot = Some((generation, copy.clone()));
+        Ok(copy)
+    }
+}
+
 /// The `limit` chunks nearest to `query` by cosine similarity (higher is better),
-/// among `candidates` when given (the whole index otherwise).
+/// among `candidates` when given (the whole index otherwise). `generation` is the
+/// LMDB generation `rtxn` reads, which keys `memory`.
 ///
 /// Errors: `Dimension` when `query` does not match the index, `Vector` on LMDB failure.
 pub(super) fn search(
     rtxn: &RoTxn,
     db: arroy::Database<'static, Cosine>,
+    (memory, generation): (&MemoryCopy, u64),
     query: &[f32],
     candidates: Option<&RoaringBitmap>,
     limit: usize,
@@ -88,12 +151,21 @@ pub(super) fn search(
     if limit == 0 || allowed_count == 0 {
         return Ok(Vec::new());
     }
+    if memory.fits(reader.n_items(), reader.dimensions()) {
+        let copy = memory.get(rtxn, &reader, generation)?;
+        let shortlist = copy.top(
+            query,
+            candidates,
+            limit.saturating_mul(RESCORE_FACTOR).saturating_add(RESCORE_EXTRA),
+        );
+        return exact(rtxn, &reader, query, shortlist.into_iter().map(|(id, _)| id), limit);
+    }
     if allowed_count <= EXACT_SCAN_MAX {
         let allowed = match candidates {
             Some(candidates) => candidates & reader.item_ids(),
             None => reader.item_ids().clone(),
         };
-        return exact(rtxn, &reader, query, &allowed, limit);
+        return exact(rtxn, &reader, query, allowed.iter(), limit);
     }
     let search_k = limit
         .saturating_mul(reader.n_trees().max(1))
@@ -117,17 +189,17 @@ fn similarity(distance: f32) -> f32 {
     1.0 - 2.0 * distance
 }
 
-/// Exact cosine over every allowed vector.
+/// The best `limit` of `ids` by exact cosine.
 fn exact(
     rtxn: &RoTxn,
     reader: &Reader<'_, Cosine>,
     query: &[f32],
-    allowed: &RoaringBitmap,
+    ids: impl Iterator<Item = ChunkId>,
     limit: usize,
 ) -> Result<Vec<(ChunkId, f32)>, StoreError> {
     let query_norm = norm(query);
-    let mut scored = Vec::with_capacity(usize::try_from(allowed.len()).unwrap_or(0));
-    for id in allowed {
+    let mut scored = Vec::with_capacity(ids.size_hint().0);
+    for id in ids {
         if let Some(vector) = reader.item_vector(rtxn, id)? {
             scored.push((id, cosine(query, query_norm, &vector)));
         }

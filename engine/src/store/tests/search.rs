@@ -163,6 +163,61 @@ fn keyword_search_never_fails_on_user_text() {
 }
 
 #[test]
+fn keyword_search_reads_neighbouring_chunks_and_rebuilds_when_that_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = IndexOptions {
+        map_size_bytes: 1 << 30,
+        ..IndexOptions::default()
+    };
+    assert_eq!(options.context_chunks, 1);
+    let index = Index::open(dir.path(), &options).unwrap();
+    let chunks = |texts: &[&'static str]| texts.iter().map(|t| (*t, vec![1.0])).collect();
+    let docs = vec![
+        doc(
+            "split",
+            "Policy",
+            metadata("hr"),
+            chunks(&[
+                "the parental leave policy covers",
+                "adoption and surrogacy in full",
+                "closing words",
+            ]),
+        ), // chunks 0, 1, 2
+        doc("other", "Agencies", metadata("hr"), chunks(&["adoption agency list"])), // chunk 3
+    ];
+    index.write(&embedder(1), docs, &[]).unwrap();
+    let ids = |index: &Index| -> Vec<ChunkId> {
+        let hits = index
+            .keyword_search("parental adoption", &Filter::default(), 10)
+            .unwrap();
+        hits.iter().map(|h| h.0).collect()
+    };
+    // Chunks 0 and 1 each hold one word, and their windows both: they beat chunk 3, which
+    // holds one. Chunk 2 matches through its neighbour only, so it comes after chunk 1.
+    let found = ids(&index);
+    assert_eq!(found.len(), 4, "{found:?}");
+    let mut first_two = found[..2].to_vec();
+    first_two.sort_unstable();
+    assert_eq!(first_two, [0, 1], "{found:?}");
+    let rank = |id| found.iter().position(|&f| f == id).unwrap();
+    assert!(rank(1) < rank(2), "{found:?}");
+
+    // Without neighbours (the BM25 index is rebuilt on open), chunk 2 holds neither word.
+    drop(index);
+    let index = Index::open(
+        dir.path(),
+        &IndexOptions {
+            context_chunks: 0,
+            ..options
+        },
+    )
+    .unwrap();
+    let mut found = ids(&index);
+    found.sort_unstable();
+    assert_eq!(found, [0, 1, 3]);
+}
+
+#[test]
 fn keyword_search_stems_and_boosts_titles() {
     let dir = tempfile::tempdir().unwrap();
     let options = IndexOptions {
@@ -202,15 +257,27 @@ fn keyword_search_stems_and_boosts_titles() {
 }
 
 #[test]
-fn nearest_neighbour_is_found_on_exact_and_arroy_paths() {
+fn nearest_neighbour_is_found_on_memory_exact_and_arroy_paths() {
+    // The default keeps these 3,000 vectors in memory; 0 sends every search to LMDB and arroy.
+    for vector_memory_bytes in [IndexOptions::default().vector_memory_bytes, 0] {
+        nearest_neighbour_is_found(&IndexOptions {
+            map_size_bytes: 1 << 30,
+            vector_memory_bytes,
+            ..IndexOptions::default()
+        });
+    }
+}
+
+fn nearest_neighbour_is_found(options: &IndexOptions) {
     let dir = tempfile::tempdir().unwrap();
-    let index = open(dir.path());
+    let index = Index::open(dir.path(), options).unwrap();
     let dims = 384;
     let vectors = random_vectors(3_000, dims, 7);
     let chunks = |range: std::ops::Range<usize>| -> Vec<(&str, Vec<f32>)> {
         vectors[range].iter().map(|v| ("text", v.clone())).collect()
     };
-    // Domain a: chunks 0..2500 (arroy path even when filtered); domain b: 2500..3000 (exact path).
+    // Without the memory copy, domain a (chunks 0..2500) takes the arroy path even when
+    // filtered, and domain b (2500..3000) the exact LMDB scan.
     let docs = vec![
         doc("a", "A", metadata("a"), chunks(0..2_500)),
         doc("b", "B", metadata("b"), chunks(2_500..3_000)),
