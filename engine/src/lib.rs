@@ -9,7 +9,9 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod docstore;
 pub mod eval;
+pub mod guard;
 pub mod http;
 pub mod ingest;
 pub mod pipeline;
@@ -19,3 +21,4 @@ pub mod reload;
 pub mod script;
 pub mod stages;
 pub mod store;
+pub mod sync;

@@ -9,10 +9,8 @@ use serde::Serialize;
 
 use super::stats::{Latency, per_second};
 use crate::providers::ProviderError;
-use crate::providers::embed::hash::HashEmbedder;
-use crate::providers::embed::local_bert::LocalBert;
-use crate::providers::embed::{Embedder, model_files};
-use crate::stages::ingest::{EmbedProvider, EmbedSpec};
+use crate::providers::embed::Embedder;
+use crate::stages::ingest::EmbedSpec;
 
 /// Calls made before timing starts (first-call allocations, page faults).
 const WARMUP_CALLS: usize = 5;
@@ -22,10 +20,7 @@ const WARMUP_CALLS: usize = 5;
 /// # Errors
 /// [`ProviderError::ModelUnavailable`] when the local model cannot be fetched or loaded.
 pub fn uncached(spec: &EmbedSpec, model_dir: &Path) -> Result<Arc<dyn Embedder>, ProviderError> {
-    Ok(match spec.provider {
-        EmbedProvider::Hash => Arc::new(HashEmbedder::new(spec.dims)),
-        EmbedProvider::Local => Arc::new(LocalBert::load(&model_files::ensure_minilm(model_dir)?)?),
-    })
+    crate::pipeline::open_embedder(spec, model_dir)
 }
 
 /// Latency of embedding one query per call, and the vectors (in input order).

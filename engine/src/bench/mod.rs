@@ -24,7 +24,7 @@ use crate::eval::EvalError;
 use crate::eval::dataset::load_texts;
 use crate::ingest::IngestError;
 use crate::providers::ProviderError;
-use crate::stages::ingest::{EmbedProvider, EmbedSpec};
+use crate::stages::ingest::EmbedSpec;
 use crate::store::{Filter, StoreError};
 
 /// Tokens/s of the numpy/OpenBLAS all-MiniLM-L6-v2 reference on these machines (DESIGN.md).
@@ -190,10 +190,7 @@ pub fn run(spec: &PipelineSpec, opts: &BenchOptions, meta: BenchMeta) -> Result<
 
 /// The `hash` embedder with the pipeline's dimension: the no-model baseline.
 fn hash_baseline(spec: &PipelineSpec) -> EmbedSpec {
-    EmbedSpec {
-        provider: EmbedProvider::Hash,
-        dims: spec.ingest.embed.dims,
-    }
+    EmbedSpec::hash(spec.ingest.embed.dims)
 }
 
 /// A filter every ingested document passes: the pipeline's default domain.

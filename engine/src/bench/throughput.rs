@@ -158,7 +158,7 @@ pub fn measure(target: &TempPipeline, docs: &[CorpusDoc], cache: &'static str) -
     let pipeline = &target.pipeline;
     let cache = match pipeline.spec.ingest.embed.provider {
         EmbedProvider::Hash => "none",
-        EmbedProvider::Local => cache,
+        EmbedProvider::Local | EmbedProvider::BedrockTitan | EmbedProvider::OpenaiCompat => cache,
     };
     let embedder = pipeline.embedder()?;
     pipeline.index()?;

@@ -8,6 +8,7 @@ mod prompts;
 mod query;
 mod rules;
 mod serve;
+mod sync;
 mod validate;
 
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Ingest the pipeline's sources, or the given files and directories.
     Ingest(ingest::IngestArgs),
+    /// Mirror the pipeline's document store (or an s3:// URL) into its index: adds, changes, deletes.
+    Sync(sync::SyncArgs),
     /// Ask one question and print the answer with its sources.
     Query(query::QueryArgs),
     /// Show the route (model, prompt, reason) a question would take, without answering it.
@@ -49,8 +52,8 @@ pub enum Command {
     Tag(rules::TagArgs),
     /// Check pipeline files (default: all of `pipelines/`); exit 1 on any error.
     Validate(validate::ValidateArgs),
-    /// Print the JSON Schema of a pipeline file.
-    Schema,
+    /// Print the JSON Schema of a pipeline file (or, with `--pricing`, of `pricing.yaml`).
+    Schema(SchemaArgs),
     /// Fetch, verify and cache the local embedding model.
     FetchModel,
     /// Measure retrieval (nDCG@10, recall@10/100, MRR@10) on a BEIR dataset, in a temporary index.
@@ -74,11 +77,12 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
         Command::Serve(args) => serve::run(&cli, args),
         Command::Ingest(args) => ingest::run(&cli, args),
+        Command::Sync(args) => sync::run(&cli, args),
         Command::Query(args) => query::run(&cli, args),
         Command::Route(args) => rules::route(&cli, args),
         Command::Tag(args) => rules::tag(&cli, args),
         Command::Validate(args) => Ok(validate::run(&cli, args)),
-        Command::Schema => schema(),
+        Command::Schema(args) => schema(args),
         Command::FetchModel => fetch_model(&cli),
         Command::Eval(args) => eval::run(&cli, args),
         Command::Bench(args) => bench::run(&cli, args),
@@ -125,8 +129,21 @@ impl Cli {
     }
 }
 
-fn schema() -> anyhow::Result<ExitCode> {
-    println!("{}", serde_json::to_string_pretty(&crate::config::schema())?);
+/// `ragline schema` options.
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {
+    /// Print the schema of the price table (`pricing.yaml`) instead of a pipeline file's.
+    #[arg(long)]
+    pub pricing: bool,
+}
+
+fn schema(args: &SchemaArgs) -> anyhow::Result<ExitCode> {
+    let schema = if args.pricing {
+        crate::config::pricing::schema()
+    } else {
+        crate::config::schema()
+    };
+    println!("{}", serde_json::to_string_pretty(&schema)?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -30,8 +30,9 @@ pub struct ServeArgs {
     /// Largest request body, uploads included, in bytes.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
-    /// Reload pipelines, prompts and scripts when their files change; a change that does
-    /// not compile is refused and the running config keeps serving.
+    /// Reload pipelines, prompts and scripts when their files change (a change that does
+    /// not compile is refused and the running config keeps serving), and index files
+    /// added to or changed in the pipelines' `dir` sources (removing deleted ones).
     #[arg(long)]
     pub watch: bool,
     /// With `--watch`: how long files must be quiet before a reload, in milliseconds.
@@ -61,9 +62,11 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .restore(&stats_file)
         .context("cannot read the prompt statistics")?;
     let _watcher = if args.watch {
-        let watcher = reload::watch(engine.clone(), Duration::from_millis(args.watch_debounce_ms))?;
+        let debounce = Duration::from_millis(args.watch_debounce_ms);
+        let watcher = reload::watch(engine.clone(), debounce)?;
+        let sources = reload::watch_sources(engine.clone(), debounce)?;
         engine.set_watching(true);
-        Some(watcher)
+        Some((watcher, sources))
     } else {
         None
     };

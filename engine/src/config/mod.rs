@@ -3,11 +3,14 @@
 //! `file:line:col: key.path: message`.
 
 mod diagnostic;
+pub mod pricing;
 mod yaml;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use diagnostic::{ConfigError, Diagnostic};
+pub use pricing::PriceTable;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -15,6 +18,7 @@ pub use yaml::from_yaml;
 
 use crate::stages::CompileCx;
 use crate::stages::generate::{GenerateConfig, GenerateStage};
+use crate::stages::guardrails::{GuardrailStage, GuardrailsConfig};
 use crate::stages::ingest::{IngestConfig, IngestStage};
 use crate::stages::retrieve::{RetrieveConfig, RetrieveStage};
 use crate::stages::route::{RouteConfig, RouteStage};
@@ -45,6 +49,10 @@ pub struct PipelineConfig {
     pub route: RouteConfig,
     /// The answer models.
     pub generate: GenerateConfig,
+    /// Checks on the query and the answer: PII masking, a deny list, denied topics,
+    /// Amazon Bedrock Guardrails.
+    #[serde(default)]
+    pub guardrails: GuardrailsConfig,
 }
 
 /// A checked pipeline: every reference resolved, every value in range. Holds no
@@ -59,6 +67,9 @@ pub struct PipelineSpec {
     pub retrieve: RetrieveStage,
     pub route: RouteStage,
     pub generate: GenerateStage,
+    pub guardrails: GuardrailStage,
+    /// The price table the pipeline's costs are computed with (`pricing.yaml`).
+    pub pricing: Arc<PriceTable>,
 }
 
 impl PipelineSpec {
@@ -72,6 +83,7 @@ impl PipelineSpec {
             files.push(family.path.clone());
             files.extend(family.versions.iter().map(|p| p.file.clone()));
         }
+        files.extend(self.pricing.file.clone());
         files
     }
 }
@@ -86,9 +98,18 @@ pub fn schema() -> schemars::Schema {
 /// # Errors
 /// Every problem found, each located in the pipeline file or the prompt it names.
 pub fn load(file: &Path, config_dir: &Path) -> Result<PipelineSpec, ConfigError> {
+    let pricing = Arc::new(PriceTable::load(config_dir)?);
+    load_with(file, config_dir, &pricing)
+}
+
+/// [`load`] with the price table already loaded.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with(file: &Path, config_dir: &Path, pricing: &Arc<PriceTable>) -> Result<PipelineSpec, ConfigError> {
     let text = std::fs::read_to_string(file).map_err(|e| Diagnostic::file(file, format!("cannot read: {e}")))?;
     let raw: PipelineConfig = from_yaml(file, &text)?;
-    raw.compile(file, config_dir)
+    raw.compile(file, config_dir, pricing)
 }
 
 /// The pipeline files of a config directory: `pipelines/*.yaml` and `*.yml`, sorted.
@@ -114,10 +135,11 @@ pub fn pipeline_files(config_dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
 /// # Errors
 /// Every problem found.
 pub fn load_dir(config_dir: &Path) -> Result<Vec<PipelineSpec>, ConfigError> {
+    let pricing = Arc::new(PriceTable::load(config_dir)?);
     let mut specs: Vec<PipelineSpec> = Vec::new();
     let mut diagnostics = Vec::new();
     for file in pipeline_files(config_dir)? {
-        match load(&file, config_dir) {
+        match load_with(&file, config_dir, &pricing) {
             Ok(spec) => {
                 if let Some(other) = specs.iter().find(|s| s.name == spec.name) {
                     diagnostics.push(Diagnostic::file(
@@ -143,14 +165,21 @@ pub fn load_dir(config_dir: &Path) -> Result<Vec<PipelineSpec>, ConfigError> {
 }
 
 impl PipelineConfig {
-    /// Check this config. `file` locates errors and anchors relative paths.
+    /// Check this config. `file` locates errors and anchors relative paths; `pricing`
+    /// prices its models.
     ///
     /// # Errors
     /// Every problem found in the file and in the prompts it names.
-    pub fn compile(&self, file: &Path, config_dir: &Path) -> Result<PipelineSpec, ConfigError> {
+    pub fn compile(
+        &self,
+        file: &Path,
+        config_dir: &Path,
+        pricing: &Arc<PriceTable>,
+    ) -> Result<PipelineSpec, ConfigError> {
         let mut cx = CompileCx {
             file,
             config_dir,
+            pricing,
             diagnostics: Vec::new(),
         };
         for (value, key) in [(&self.name, "name"), (&self.index, "index")] {
@@ -171,6 +200,7 @@ impl PipelineConfig {
         let generate = self.generate.compile(&mut cx);
         let model_names: Vec<&str> = self.generate.models.keys().map(String::as_str).collect();
         let route = self.route.compile(&mut cx, &model_names);
+        let guardrails = self.guardrails.compile(&mut cx);
         match route {
             Some(route) if cx.diagnostics.is_empty() => Ok(PipelineSpec {
                 name: self.name.value.clone(),
@@ -181,6 +211,8 @@ impl PipelineConfig {
                 retrieve,
                 route,
                 generate,
+                guardrails,
+                pricing: pricing.clone(),
             }),
             _ => Err(cx.diagnostics.into()),
         }

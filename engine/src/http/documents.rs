@@ -9,15 +9,20 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
-use crate::ingest::{FileOutcome, FileReport, IngestInput};
+use crate::docstore::DocStoreError;
+use crate::ingest::{FileOutcome, IngestError};
 use crate::store::{DocumentRecord, Metadata};
+use crate::sync::{RemoveError, UploadError, UploadFile, UploadedFile};
 
 /// Per-file results of an upload.
 #[derive(Serialize, ToSchema)]
 pub struct UploadResponse {
-    /// One entry per uploaded file: `status` is `ingested`, `unchanged` or `failed`.
+    /// The document store the files were written to (`s3://bucket/prefix/` or a directory).
+    pub store: String,
+    /// One entry per uploaded file: `file`, `source`, `stored_key` (absent when refused
+    /// before storing), and `status` `ingested`, `unchanged` or `failed` (with `code`, `message`).
     #[schema(value_type = Vec<Object>)]
-    pub files: Vec<FileReport>,
+    pub files: Vec<UploadedFile>,
     pub chunks: usize,
     pub seconds: f64,
 }
@@ -76,7 +81,8 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
 
 /// Upload files (multipart, one part per file, any field name). Optional text fields
 /// `domain`, `department`, `doc_type` and `tags` (comma-separated) override the
-/// pipeline's metadata defaults.
+/// pipeline's metadata defaults. Each file is written to the pipeline's document store
+/// first (`<domain>/<file name>`, sha256 in its metadata), then parsed and indexed.
 #[utoipa::path(
     post,
     path = "/v1/pipelines/{name}/documents",
@@ -89,6 +95,8 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
         (status = 413, description = "Request or file too large", body = super::error::ErrorBody),
         (status = 415, description = "Unsupported file type", body = super::error::ErrorBody),
         (status = 422, description = "No file could be read (encrypted, corrupt, no text...)", body = super::error::ErrorBody),
+        (status = 502, description = "The document store refused the write; nothing was indexed", body = super::error::ErrorBody),
+        (status = 503, description = "The document store is unavailable; nothing was indexed", body = super::error::ErrorBody),
     )
 )]
 pub async fn upload(
@@ -98,12 +106,16 @@ pub async fn upload(
 ) -> Result<Json<UploadResponse>, ApiError> {
     let pipeline = state.pipeline(&name)?;
     let mut metadata: Metadata = pipeline.spec.ingest.defaults.clone();
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut overridden = false;
+    let mut files: Vec<UploadFile> = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.file_name().map(str::to_owned) {
             Some(file_name) => {
                 let bytes = field.bytes().await.map_err(multipart_error)?;
-                files.push((file_name, bytes.to_vec()));
+                files.push(UploadFile {
+                    name: file_name,
+                    bytes: bytes.to_vec(),
+                });
             }
             None => {
                 let key = field.name().unwrap_or_default().to_owned();
@@ -115,6 +127,7 @@ pub async fn upload(
                         format!("form field `{key}` is empty"),
                     ));
                 }
+                overridden = true;
                 match key.as_str() {
                     "domain" => metadata.domain = value,
                     "department" => metadata.department = Some(value),
@@ -146,40 +159,54 @@ pub async fn upload(
             "no file in the request: send multipart parts with a filename",
         ));
     }
-    let inputs = files
-        .into_iter()
-        .map(|(file_name, bytes)| {
-            let file_name = sanitize(&file_name);
-            let source = format!("upload/{}/{}", metadata.domain, file_name);
-            IngestInput::Bytes {
-                name: file_name,
-                source,
-                bytes,
-                metadata: Some(metadata.clone()),
-            }
-        })
-        .collect();
-    let report = tokio::task::spawn_blocking(move || pipeline.ingest(inputs, &mut |_| {}))
+    let metadata = overridden.then_some(metadata);
+    let report = crate::sync::upload(pipeline, files, metadata)
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| match e {
-            crate::ingest::IngestError::Store(s) => ApiError::from(s),
-            crate::ingest::IngestError::Provider(p) => ApiError::from(p),
-        })?;
-    let (ingested, unchanged, failed) = report.counts();
-    tracing::info!(pipeline = %name, ingested, unchanged, failed, "upload done");
-    if ingested + unchanged == 0 {
+        .map_err(|e| upload_error(&name, e))?;
+    let failed = report
+        .files
+        .iter()
+        .filter(|f| matches!(f.outcome, FileOutcome::Failed { .. }))
+        .count();
+    tracing::info!(pipeline = %name, store = %report.store, files = report.files.len(), failed, "upload done");
+    if failed == report.files.len() {
         return Err(all_failed(report.files));
     }
     Ok(Json(UploadResponse {
+        store: report.store,
         files: report.files,
         chunks: report.chunks,
         seconds: report.seconds,
     }))
 }
 
+/// An upload that failed as a whole: the store (503 when unreachable, 502 when it
+/// refused), the index or the embedder.
+fn upload_error(pipeline: &str, e: UploadError) -> ApiError {
+    match e {
+        UploadError::Store(store) => {
+            tracing::warn!(pipeline = %pipeline, error = %store, "upload not stored");
+            let status = store_status(&store);
+            ApiError::new(status.0, status.1, UploadError::Store(store).to_string())
+        }
+        UploadError::Ingest(IngestError::Store(s)) => ApiError::from(s),
+        UploadError::Ingest(IngestError::Provider(p)) => ApiError::from(p),
+        UploadError::Internal(m) => ApiError::internal(m),
+    }
+}
+
+/// The status of a document-store failure: 503 when it cannot be reached, 502 when it
+/// refused, 500 for a local I/O error.
+fn store_status(e: &DocStoreError) -> (StatusCode, &'static str) {
+    match e {
+        DocStoreError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+        DocStoreError::AccessDenied { .. } | DocStoreError::Rejected { .. } => (StatusCode::BAD_GATEWAY, "store_error"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_error"),
+    }
+}
+
 /// Every file failed: the status says why when they all failed the same way.
-fn all_failed(files: Vec<FileReport>) -> ApiError {
+fn all_failed(files: Vec<UploadedFile>) -> ApiError {
     let codes: Vec<&str> = files
         .iter()
         .filter_map(|f| match &f.outcome {
@@ -200,7 +227,7 @@ fn all_failed(files: Vec<FileReport>) -> ApiError {
     let message = files
         .iter()
         .filter_map(|f| match &f.outcome {
-            FileOutcome::Failed { message, .. } => Some(format!("{}: {message}", f.source)),
+            FileOutcome::Failed { message, .. } => Some(format!("{}: {message}", f.file)),
             _ => None,
         })
         .collect::<Vec<_>>()
@@ -208,16 +235,6 @@ fn all_failed(files: Vec<FileReport>) -> ApiError {
     let mut err = ApiError::new(status, code, message);
     err.details = serde_json::to_value(serde_json::json!({ "files": files })).ok();
     err
-}
-
-/// Keep only the last path component, so a file name cannot point elsewhere.
-fn sanitize(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name).trim();
-    if base.is_empty() || base == "." || base == ".." {
-        "unnamed".to_owned()
-    } else {
-        base.to_owned()
-    }
 }
 
 /// The documents this pipeline sees.
@@ -243,30 +260,35 @@ pub async fn list(
     }))
 }
 
-/// Remove a document and its chunks from the index.
+/// Remove a document: its original from the pipeline's document store (when it came
+/// from there), then its chunks from the index.
 #[utoipa::path(
     delete,
     path = "/v1/pipelines/{name}/documents/{id}",
     params(("name" = String, Path, description = "Pipeline name"), ("id" = String, Path, description = "Document id")),
-    responses((status = 204, description = "Deleted"), (status = 404, body = super::error::ErrorBody))
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, body = super::error::ErrorBody),
+        (status = 502, description = "The document store refused; nothing was removed", body = super::error::ErrorBody),
+        (status = 503, description = "The document store is unavailable; nothing was removed", body = super::error::ErrorBody),
+    )
 )]
 pub async fn remove(
     State(state): State<Arc<AppState>>,
     Path((name, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let pipeline = state.pipeline(&name)?;
-    let doc_id = id.clone();
-    let deleted = tokio::task::spawn_blocking(move || {
-        let index = pipeline.index()?;
-        match index.document(&doc_id)? {
-            Some(d) if pipeline.spec.retrieve.filter.matches(&d.metadata) => index.delete(&doc_id),
-            _ => Ok(false),
+    let removed = crate::sync::remove(pipeline, &id).await.map_err(|e| match e {
+        RemoveError::Store(store) => {
+            tracing::warn!(pipeline = %name, document = %id, error = %store, "document not removed");
+            let status = store_status(&store);
+            ApiError::new(status.0, status.1, RemoveError::Store(store).to_string())
         }
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))??;
-    if deleted {
-        tracing::info!(pipeline = %name, document = %id, "document deleted");
+        RemoveError::Index(s) => ApiError::from(s),
+        RemoveError::Internal(m) => ApiError::internal(m),
+    })?;
+    if let Some(doc) = removed {
+        tracing::info!(pipeline = %name, document = %id, source = %doc.source, "document deleted");
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::new(

@@ -85,17 +85,25 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Provider failures. Transient ones (the provider is throttling, down or slow, after
+/// every retry and fallback) are 503: try again later. Permanent ones (the provider
+/// refused the request or the credentials) are 502: the gateway's upstream failed.
 impl From<ProviderError> for ApiError {
     fn from(e: ProviderError) -> Self {
-        match e {
-            ProviderError::ModelUnavailable(_) => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "model_unavailable", e.to_string())
+        let (status, code) = match e.root() {
+            ProviderError::ModelUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "model_unavailable"),
+            ProviderError::InvalidInput(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+            ProviderError::Inference(_) => (StatusCode::BAD_GATEWAY, "provider"),
+            ProviderError::Throttled { .. } => (StatusCode::SERVICE_UNAVAILABLE, "provider_throttled"),
+            ProviderError::Unavailable { .. } | ProviderError::RetriesExhausted { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable")
             }
-            ProviderError::InvalidInput(_) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", e.to_string())
-            }
-            ProviderError::Inference(_) => Self::new(StatusCode::BAD_GATEWAY, "provider", e.to_string()),
-        }
+            ProviderError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "provider_timeout"),
+            ProviderError::AccessDenied { .. } => (StatusCode::BAD_GATEWAY, "provider_access_denied"),
+            ProviderError::Rejected { .. } => (StatusCode::BAD_GATEWAY, "provider_rejected"),
+            ProviderError::ContextTooLong { .. } => (StatusCode::BAD_GATEWAY, "context_too_long"),
+        };
+        Self::new(status, code, e.to_string())
     }
 }
 
@@ -103,13 +111,14 @@ impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         let (status, code) = match e {
             QueryError::Provider(p) => return p.into(),
+            QueryError::Store(s) => return s.into(),
             QueryError::EmptyQuery | QueryError::QueryTooLong(_) | QueryError::BadTopK => {
                 (StatusCode::BAD_REQUEST, "bad_request")
             }
             QueryError::UnknownFilterField(_) => (StatusCode::BAD_REQUEST, "unknown_filter"),
             QueryError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             QueryError::Route(_) => (StatusCode::INTERNAL_SERVER_ERROR, "script_error"),
-            QueryError::Store(_) | QueryError::Render(_) | QueryError::UnknownModel(_) | QueryError::Internal(_) => {
+            QueryError::Render(_) | QueryError::UnknownModel(_) | QueryError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };

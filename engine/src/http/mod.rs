@@ -3,6 +3,7 @@
 
 mod documents;
 mod error;
+mod openai;
 mod openapi;
 mod pipelines;
 mod query;
@@ -64,6 +65,9 @@ pub fn router(engine: Arc<Engine>, limits: HttpLimits) -> Router {
             post(documents::upload).get(documents::list),
         )
         .route("/v1/pipelines/{name}/documents/{id}", delete(documents::remove))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/models", get(openai::list_models))
+        .route("/v1/models/{model}", get(openai::get_model))
         .route("/openapi.json", get(openapi::openapi_json))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

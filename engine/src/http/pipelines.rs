@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
+use crate::guard::InterventionCounts;
 use crate::pipeline::{Engine, Pipeline, PromptInfo};
 use crate::prompts::{PromptChoice, PromptVersion};
 use crate::reload::ReloadStatus;
@@ -48,6 +49,19 @@ pub struct PipelineInfo {
     /// Restriction every query gets, by metadata field.
     #[schema(value_type = Object)]
     pub filter: std::collections::BTreeMap<String, Vec<String>>,
+    /// The guardrails and what they did since the server started.
+    pub guardrails: GuardrailsInfo,
+}
+
+/// A pipeline's guardrails.
+#[derive(Serialize, ToSchema)]
+pub struct GuardrailsInfo {
+    /// The guards, in the order they run: `content_filter`, `denied_topic`, `pii`, `bedrock`.
+    pub guards: Vec<&'static str>,
+    /// The answer to a refused query.
+    pub refusal_message: String,
+    /// Queries checked, by final action (since the server started; reloads keep them).
+    pub interventions: InterventionCounts,
 }
 
 /// Endpoints of one pipeline.
@@ -93,14 +107,14 @@ fn info(engine: &Engine, p: &Pipeline) -> PipelineInfo {
             query: format!("{base}/query"),
             documents: format!("{base}/documents"),
         },
-        embedder: format!("{:?} ({} dims)", s.ingest.embed.provider, s.ingest.embed.dims).to_lowercase(),
+        embedder: format!("{} ({} dims)", s.ingest.embed.provider.as_str(), s.ingest.embed.dims),
         models: s
             .generate
             .models
             .iter()
             .map(|(n, g)| ModelInfo {
                 name: n.clone(),
-                provider: g.name().to_owned(),
+                provider: g.provider.to_owned(),
             })
             .collect(),
         default_route: DefaultRoute {
@@ -113,6 +127,11 @@ fn info(engine: &Engine, p: &Pipeline) -> PipelineInfo {
         },
         prompts: p.prompt_listing(&engine.stats.of(&s.name)),
         filter: s.retrieve.filter.fields.clone(),
+        guardrails: GuardrailsInfo {
+            guards: s.guardrails.chain.names(),
+            refusal_message: s.guardrails.refusal_message.clone(),
+            interventions: engine.resources.guard_counts.of(&s.name),
+        },
     }
 }
 

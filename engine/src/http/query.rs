@@ -5,9 +5,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::{Stream, StreamExt, stream};
+use serde::Serialize;
+use std::convert::Infallible;
 
 use super::{ApiError, AppState};
-use crate::pipeline::{QueryRequest, QueryResponse};
+use crate::pipeline::{QueryEvent, QueryRequest, QueryResponse, QueryStream};
 use crate::prompts::stats::Answer;
 
 /// Answer a question with sources.
@@ -17,50 +22,125 @@ use crate::prompts::stats::Answer;
     params(("name" = String, Path, description = "Pipeline name")),
     request_body = QueryRequest,
     responses(
-        (status = 200, description = "Answer with sources, route and usage", body = QueryResponse),
+        (status = 200, description = "Answer with sources, route and usage. With `\"stream\": true`, \
+            `text/event-stream` instead: one `route` event (RouteInfo), `delta` events (`{\"text\"}`, in order), \
+            then `sources` (Source[]), `usage` (Usage) and `done` (`{pipeline, answer, route, latency_ms}`); \
+            or an `error` event (`{\"error\": {code, message}}`) if the model fails part-way",
+            content((QueryResponse = "application/json"), (String = "text/event-stream"))),
         (status = 400, description = "Empty or too long query, bad filter", body = super::error::ErrorBody),
         (status = 403, description = "Domain or filter outside the pipeline's own", body = super::error::ErrorBody),
         (status = 404, description = "No such pipeline", body = super::error::ErrorBody),
         (status = 415, description = "Body is not JSON", body = super::error::ErrorBody),
         (status = 422, description = "JSON does not match the request shape", body = super::error::ErrorBody),
-        (status = 503, description = "Model unavailable", body = super::error::ErrorBody),
+        (status = 502, description = "The model provider refused the request (access denied, invalid request, prompt too long)", body = super::error::ErrorBody),
+        (status = 503, description = "Model unavailable: throttled, down or timed out after retries and fallback", body = super::error::ErrorBody),
     )
 )]
 pub async fn query(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
     body: Result<Json<QueryRequest>, JsonRejection>,
-) -> Result<Json<QueryResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let pipeline = state.pipeline(&name)?;
     let Json(request) = body.map_err(json_rejection)?;
     let session = request.session_id.clone().unwrap_or_default();
+    if request.stream {
+        let events = pipeline
+            .guarded_query_stream(request)
+            .await
+            .inspect_err(|e| tracing::warn!(pipeline = %name, error = %e, "query failed"))?;
+        return Ok(sse(state, name, session, events).into_response());
+    }
     let response = pipeline
         .query(request)
         .await
         .inspect_err(|e| tracing::warn!(pipeline = %name, error = %e, "query failed"))?;
+    record_answer(&state, &name, &session, &response);
+    Ok(Json(response).into_response())
+}
+
+/// Count an answer in the prompt statistics and log it: every endpoint that answers
+/// calls this once per answer.
+pub(super) fn record_answer(state: &AppState, pipeline: &str, session: &str, response: &QueryResponse) {
     let route = &response.route;
-    state.engine.stats.record(
-        &name,
-        &route.prompt_version,
-        &Answer {
-            input_tokens: response.usage.input_tokens,
-            output_tokens: response.usage.output_tokens,
-            embedding_tokens: response.usage.embedding_tokens,
-            cost_usd: response.usage.cost_usd,
-            latency_ms: response.latency_ms,
-        },
-    );
+    // A query the guardrails refused used no prompt.
+    if !response.blocked_before_model() {
+        state.engine.stats.record(
+            pipeline,
+            &route.prompt_version,
+            &Answer {
+                input_tokens: response.usage.input_tokens,
+                output_tokens: response.usage.output_tokens,
+                embedding_tokens: response.usage.embedding_tokens,
+                cost_usd: response.usage.cost_usd,
+                latency_ms: response.latency_ms,
+            },
+        );
+    }
     tracing::info!(
-        pipeline = %name,
+        pipeline = %pipeline,
         session = %session,
         sources = response.sources.len(),
         model = %route.model,
         prompt = %route.prompt_version,
         assignment = route.assignment.as_str(),
+        guardrail = response.guardrail.action.as_str(),
+        input_tokens = response.usage.input_tokens,
+        output_tokens = response.usage.output_tokens,
+        cost_usd = response.usage.cost_usd,
         latency_ms = response.latency_ms,
         "query answered"
     );
-    Ok(Json(response))
+}
+
+/// The SSE events of a streamed answer: `route`, `delta`..., then `sources`, `usage`
+/// and `done`; or `error` if the generation fails part-way.
+fn sse(
+    state: Arc<AppState>,
+    name: String,
+    session: String,
+    events: QueryStream,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let out = events.flat_map(move |event| {
+        let items: Vec<Event> = match event {
+            QueryEvent::Route { route, .. } => vec![json_event("route", &route)],
+            QueryEvent::Delta(text) => vec![json_event("delta", &serde_json::json!({ "text": text }))],
+            QueryEvent::Done(response) => {
+                record_answer(&state, &name, &session, &response);
+                vec![
+                    json_event("sources", &response.sources),
+                    json_event("usage", &response.usage),
+                    json_event(
+                        "done",
+                        &serde_json::json!({
+                            "pipeline": response.pipeline,
+                            "answer": response.answer,
+                            "route": response.route,
+                            "guardrail": response.guardrail,
+                            "latency_ms": response.latency_ms,
+                        }),
+                    ),
+                ]
+            }
+            QueryEvent::Error(e) => {
+                tracing::warn!(pipeline = %name, error = %e, "streamed query failed");
+                let e = ApiError::from(e);
+                vec![json_event(
+                    "error",
+                    &serde_json::json!({ "error": { "code": e.code, "message": e.message } }),
+                )]
+            }
+        };
+        stream::iter(items.into_iter().map(Ok))
+    });
+    Sse::new(out).keep_alive(KeepAlive::default())
+}
+
+/// An SSE event named `name` with `data` as JSON.
+fn json_event(name: &str, data: &impl Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .data(serde_json::to_string(data).unwrap_or_else(|e| format!("{{\"serialize_error\":\"{e}\"}}")))
 }
 
 /// Axum's JSON rejections in our error shape, keeping their status (400, 415, 422).

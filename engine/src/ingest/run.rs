@@ -25,12 +25,14 @@ const WRITE_BATCH: usize = 256;
 pub enum IngestInput {
     /// A file on disk; `source` is how it is named in the index (stable across runs).
     File { path: PathBuf, source: String },
-    /// Uploaded bytes; `metadata` overrides the pipeline's defaults.
+    /// Uploaded or downloaded bytes; `metadata` overrides the pipeline's defaults, and
+    /// `origin` (see [`DocumentRecord::origin`]) names the stored original they came from.
     Bytes {
         name: String,
         source: String,
         bytes: Vec<u8>,
         metadata: Option<Metadata>,
+        origin: Option<String>,
     },
     /// Text that needs no parsing (e.g. a dataset record); `source` names it.
     Text {
@@ -237,7 +239,7 @@ fn failed(source: &str, code: &str, message: impl Into<String>) -> Failed {
 /// Read, check and parse one input, unless the index already has it unchanged.
 fn prepare(target: &IngestTarget<'_>, input: IngestInput) -> Result<Prepared, Failed> {
     let stage = target.stage;
-    let (name, source, content, metadata) = match input {
+    let (name, source, content, metadata, origin) = match input {
         IngestInput::File { path, source } => {
             let name = path
                 .file_name()
@@ -254,20 +256,21 @@ fn prepare(target: &IngestTarget<'_>, input: IngestInput) -> Result<Prepared, Fa
                 return Err(failed(&source, e.code(), e.to_string()));
             }
             let bytes = std::fs::read(&path).map_err(|e| failed(&source, "io", e.to_string()))?;
-            (name, source, Content::Bytes(bytes), None)
+            (name, source, Content::Bytes(bytes), None, None)
         }
         IngestInput::Bytes {
             name,
             source,
             bytes,
             metadata,
-        } => (name, source, Content::Bytes(bytes), metadata),
+            origin,
+        } => (name, source, Content::Bytes(bytes), metadata, origin),
         IngestInput::Text {
             source,
             title,
             text,
             metadata,
-        } => (String::new(), source, Content::Text { title, text }, metadata),
+        } => (String::new(), source, Content::Text { title, text }, metadata, None),
     };
     // Uploads carry their own metadata; it is part of what the stored document depends on.
     let settings = match &metadata {
@@ -281,7 +284,15 @@ fn prepare(target: &IngestTarget<'_>, input: IngestInput) -> Result<Prepared, Fa
         .index
         .document(&id)
         .map_err(|e| failed(&source, "store", e.to_string()))?;
-    if existing.is_some_and(|d| d.content_hash == content_hash && d.settings == settings) {
+    if let Some(existing) = existing.filter(|d| d.content_hash == content_hash && d.settings == settings) {
+        // Same bytes under a new object version (e.g. uploaded again): remember the version,
+        // so the next sync skips the object without downloading it.
+        if origin.is_some() && existing.origin != origin {
+            target
+                .index
+                .set_origin(&id, origin.as_deref())
+                .map_err(|e| failed(&source, "store", e.to_string()))?;
+        }
         return Ok(Prepared::Unchanged(FileReport {
             source,
             outcome: FileOutcome::Unchanged { document_id: id },
@@ -338,6 +349,7 @@ fn prepare(target: &IngestTarget<'_>, input: IngestInput) -> Result<Prepared, Fa
         chunk_count: chunks.len() as u32,
         ingested_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         settings,
+        origin,
     };
     Ok(Prepared::Changed(Box::new(Pending { record, chunks })))
 }

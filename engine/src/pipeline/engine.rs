@@ -132,7 +132,7 @@ impl Engine {
                 });
             }
             if let Some(bound) = embedders.get(&spec.index)
-                && *bound != spec.ingest.embed
+                && !bound.same_vectors(&spec.ingest.embed)
             {
                 diagnostics.push(Diagnostic {
                     key_path: "ingest.embed".to_owned(),
@@ -141,9 +141,9 @@ impl Engine {
                         format!(
                             "index `{}` holds vectors from embedder {} ({} dims); a reload cannot switch it to {} ({} dims): restart the server and re-ingest",
                             spec.index,
-                            lower(&bound.provider),
+                            bound.provider.as_str(),
                             bound.dims,
-                            lower(&spec.ingest.embed.provider),
+                            spec.ingest.embed.provider.as_str(),
                             spec.ingest.embed.dims
                         ),
                     )

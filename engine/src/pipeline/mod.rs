@@ -4,20 +4,27 @@
 //! and swaps it in only when everything compiled.
 
 mod engine;
+mod guarded;
 mod prompt_listing;
 mod query;
 mod resources;
+mod stream;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use engine::{Engine, ReloadOutcome};
+pub use guarded::BLOCKED_PROVIDER;
 pub use prompt_listing::{PromptInfo, PromptVersionInfo, VersionUsage};
-pub use query::{OneOrMany, QueryError, QueryRequest, QueryResponse, RouteInfo, Source, Usage};
-pub use resources::Resources;
+pub use query::{
+    FallbackInfo, OneOrMany, QueryError, QueryRequest, QueryResponse, RouteInfo, Source, StageUsage, Usage,
+};
+pub use resources::{Resources, open_embedder};
+pub use stream::{QueryEvent, QueryStream};
 
 use crate::config::{self, ConfigError, Diagnostic, PipelineSpec};
+use crate::docstore::DocStore;
 use crate::ingest::{self, IngestError, IngestInput, IngestReport, IngestTarget};
 use crate::providers::ProviderError;
 use crate::providers::embed::Embedder;
@@ -49,6 +56,13 @@ impl Pipeline {
     /// [`ProviderError`] when the model cannot be loaded.
     pub fn embedder(&self) -> Result<Arc<dyn Embedder>, ProviderError> {
         self.resources.embedder(&self.spec.ingest.embed)
+    }
+
+    /// The pipeline's document store (`ingest.store`, or its default directory).
+    pub fn docstore(&self) -> Arc<DocStore> {
+        self.resources
+            .docstores
+            .get(&self.spec.ingest.store, &self.spec.name, self.resources.data_dir())
     }
 
     /// Ingest files (blocking: call from a blocking thread in async code).
@@ -105,7 +119,7 @@ impl Snapshot {
         for (i, a) in specs.iter().enumerate() {
             for b in specs[..i].iter().filter(|b| b.index == a.index) {
                 let (ra, rb) = (&a.retrieve, &b.retrieve);
-                let conflict = if b.ingest.embed != a.ingest.embed {
+                let conflict = if !b.ingest.embed.same_vectors(&a.ingest.embed) {
                     Some("embeds with another model")
                 } else if (ra.stemming, ra.title_boost, ra.context_chunks)
                     != (rb.stemming, rb.title_boost, rb.context_chunks)

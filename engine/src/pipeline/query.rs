@@ -1,5 +1,5 @@
 //! One query through the stages: retrieve (vector ∥ BM25 → fuse, filtered) →
-//! route → prompt → generate.
+//! route → prompt → generate, with usage and cost per stage. Streaming is in `stream.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -9,14 +9,18 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Pipeline;
+use super::guarded::Admission;
+use crate::guard::GuardrailReport;
 use crate::prompts::{Assignment, PromptSource, PromptVersion, RenderError};
 use crate::providers::ProviderError;
-use crate::providers::llm::{ContextChunk, GenerateRequest};
+use crate::providers::embed::Embedder;
+use crate::providers::llm::{ContextChunk, Fallback, GenerateRequest, Generation, Generator};
 use crate::stages::features::QueryFeatures;
 use crate::stages::fusion::Fused;
+use crate::stages::generate::ModelRuntime;
 use crate::stages::retrieve::SearchMode;
 use crate::stages::route::{Decision, RouteError, RouteHit, RouteInput};
-use crate::store::{Filter, StoreError};
+use crate::store::{Filter, Index, StoreError};
 
 /// Longest accepted question, in characters.
 pub const MAX_QUERY_CHARS: usize = 4000;
@@ -48,6 +52,9 @@ pub struct QueryRequest {
     /// across sessions (it takes precedence over `session_id`).
     #[serde(default)]
     pub user: Option<String>,
+    /// Stream the answer as server-sent events (`route`, `delta`..., `sources`, `usage`, `done`).
+    #[serde(default)]
+    pub stream: bool,
 }
 
 impl QueryRequest {
@@ -77,6 +84,9 @@ pub struct QueryResponse {
     pub route: RouteInfo,
     pub usage: Usage,
     pub latency_ms: f64,
+    /// What the guardrails did: `{action: none|masked|blocked, reasons: [...]}`.
+    #[serde(default)]
+    pub guardrail: GuardrailReport,
 }
 
 /// One retrieved chunk, with the scores that ranked it.
@@ -101,7 +111,8 @@ pub struct Source {
     pub vector_score: Option<f32>,
 }
 
-/// Which model and prompt answered.
+/// Which model and prompt answered. `model` and `provider` name the model that
+/// answered: the routed one, or its fallback (then `fallback` says why).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RouteInfo {
     pub model: String,
@@ -115,15 +126,69 @@ pub struct RouteInfo {
     /// session, `random` per request).
     pub assignment: Assignment,
     pub reason: String,
+    /// Set when the routed model failed and `model` is the fallback that answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<FallbackInfo>,
 }
 
-/// What the query consumed. The extractive generator counts words, having no tokenizer.
+/// The routed model that could not answer, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FallbackInfo {
+    /// The model the route chose.
+    pub from: String,
+    /// Its error, e.g. `bedrock throttled the request: ...`.
+    pub reason: String,
+}
+
+/// What the query consumed and cost, in total and per stage. Token counts are the
+/// providers' own (the extractive generator counts words and costs nothing); costs come
+/// from the price table (`pricing.yaml`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct Usage {
     pub embedding_tokens: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Guardrail text units (Bedrock Guardrails bills per 1,000 characters).
+    #[serde(default)]
+    pub guardrail_units: u64,
     pub cost_usd: f64,
+    /// The `version` of the price table the cost was computed with.
+    #[serde(default)]
+    pub pricing_version: String,
+    /// The same, per stage, in the order the stages ran.
+    #[serde(default)]
+    pub stages: Vec<StageUsage>,
+}
+
+/// What one stage consumed and cost.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct StageUsage {
+    /// `retrieve` (the query embedding), `generate`, `guardrail_input`, `guardrail_output`.
+    pub stage: String,
+    /// The model behind the stage, e.g. `local/all-MiniLM-L6-v2` or
+    /// `bedrock/amazon.nova-2-lite-v1:0`.
+    pub model: String,
+    #[serde(default)]
+    pub embedding_tokens: u64,
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub guardrail_units: u64,
+    pub cost_usd: f64,
+}
+
+impl Usage {
+    /// Add a stage's usage to the totals and the breakdown.
+    pub fn add(&mut self, stage: StageUsage) {
+        self.embedding_tokens += stage.embedding_tokens;
+        self.input_tokens += stage.input_tokens;
+        self.output_tokens += stage.output_tokens;
+        self.guardrail_units += stage.guardrail_units;
+        self.cost_usd += stage.cost_usd;
+        self.stages.push(stage);
+    }
 }
 
 /// Why a query failed.
@@ -158,13 +223,57 @@ pub enum QueryError {
     Internal(String),
 }
 
+/// Everything a query has before it generates: what [`Pipeline::query`] and
+/// [`Pipeline::query_stream`] share.
+pub(super) struct Prepared {
+    pub started: Instant,
+    pub hits: Vec<Source>,
+    pub embedding_tokens: u64,
+    pub decision: Decision,
+    /// The routed model.
+    pub model: Arc<ModelRuntime>,
+    pub request: GenerateRequest,
+}
+
+impl Prepared {
+    /// The route as reported: the model that answered (the routed one unless
+    /// `fallback` says otherwise).
+    pub fn route_info(&self, fallback: Option<&Fallback>) -> RouteInfo {
+        let d = &self.decision;
+        RouteInfo {
+            model: fallback.map_or_else(|| d.model.clone(), |f| f.to.clone()),
+            provider: fallback.map_or(self.model.provider, |f| f.provider).to_owned(),
+            prompt: d.prompt.name().to_owned(),
+            prompt_version: d.prompt.id.clone(),
+            assignment: d.assignment,
+            reason: d.reason.clone(),
+            fallback: fallback.map(|f| FallbackInfo {
+                from: f.from.clone(),
+                reason: f.reason.clone(),
+            }),
+        }
+    }
+}
+
 impl Pipeline {
     /// Answer one question.
     ///
     /// # Errors
     /// [`QueryError`]: bad requests (empty, too long, bad filters, forbidden domain) and
-    /// failures of the store, embedder or generator.
+    /// failures of the store, embedder or generator (after retries and fallback).
+    /// The guardrails check the query first and the answer last (`guarded.rs`).
     pub async fn query(self: &Arc<Self>, request: QueryRequest) -> Result<QueryResponse, QueryError> {
+        let (request, input) = match self.admit(request).await? {
+            Admission::Pass { request, input } => (request, input),
+            Admission::Blocked(response) => return Ok(*response),
+        };
+        let prepared = self.prepare(request).await?;
+        let generation = prepared.model.generator.generate(&prepared.request).await?;
+        self.release(self.finish(prepared, generation), input).await
+    }
+
+    /// Validate, retrieve, route and render the prompt.
+    pub(super) async fn prepare(self: &Arc<Self>, request: QueryRequest) -> Result<Prepared, QueryError> {
         let started = Instant::now();
         let question = request.query.trim().to_owned();
         if question.is_empty() {
@@ -194,11 +303,12 @@ impl Pipeline {
         .await
         .map_err(|e| QueryError::Internal(e.to_string()))??;
 
-        let generator = self
+        let model = self
             .spec
             .generate
             .models
             .get(&decision.model)
+            .cloned()
             .ok_or_else(|| QueryError::UnknownModel(decision.model.clone()))?;
         let prompt_sources: Vec<PromptSource> = hits
             .iter()
@@ -220,34 +330,62 @@ impl Pipeline {
                 score: s.score,
             })
             .collect();
-        let generation = generator
-            .generate(&GenerateRequest {
+        Ok(Prepared {
+            started,
+            hits,
+            embedding_tokens: embedding_tokens as u64,
+            decision,
+            model,
+            request: GenerateRequest {
                 question,
                 prompt,
                 context,
-            })
-            .await?;
+            },
+        })
+    }
 
-        Ok(QueryResponse {
+    /// The response for a prepared query and its generation, with usage and cost per stage.
+    pub(super) fn finish(&self, prepared: Prepared, generation: Generation) -> QueryResponse {
+        let route = prepared.route_info(generation.fallback.as_ref());
+        let answered_by = generation
+            .fallback
+            .as_ref()
+            .and_then(|f| self.spec.generate.models.get(&f.to))
+            .unwrap_or(&prepared.model);
+        let embed = &self.spec.ingest.embed;
+        let mut usage = Usage {
+            pricing_version: self.spec.pricing.version.clone(),
+            ..Usage::default()
+        };
+        usage.add(StageUsage {
+            stage: "retrieve".to_owned(),
+            model: embed.id(),
+            embedding_tokens: prepared.embedding_tokens,
+            cost_usd: self
+                .spec
+                .pricing
+                .embedding_cost(embed.model_id(), prepared.embedding_tokens),
+            ..StageUsage::default()
+        });
+        usage.add(StageUsage {
+            stage: "generate".to_owned(),
+            model: answered_by.label(),
+            input_tokens: generation.input_tokens,
+            output_tokens: generation.output_tokens,
+            cost_usd: answered_by
+                .price
+                .cost(generation.input_tokens, generation.output_tokens),
+            ..StageUsage::default()
+        });
+        QueryResponse {
             pipeline: self.spec.name.clone(),
             answer: generation.text,
-            sources: hits,
-            route: RouteInfo {
-                model: decision.model.clone(),
-                provider: generator.name().to_owned(),
-                prompt: decision.prompt.name().to_owned(),
-                prompt_version: decision.prompt.id.clone(),
-                assignment: decision.assignment,
-                reason: decision.reason,
-            },
-            usage: Usage {
-                embedding_tokens: embedding_tokens as u64,
-                input_tokens: generation.input_tokens,
-                output_tokens: generation.output_tokens,
-                cost_usd: 0.0,
-            },
-            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
-        })
+            sources: prepared.hits,
+            route,
+            usage,
+            latency_ms: prepared.started.elapsed().as_secs_f64() * 1000.0,
+            guardrail: GuardrailReport::default(),
+        }
     }
 
     /// The route for a question and its hits, with what the route script saw. `key`
@@ -350,7 +488,9 @@ impl Pipeline {
         let (semantic, tokens) = match mode {
             SearchMode::Keyword => (Vec::new(), 0),
             _ => {
-                let embedded = self.embedder()?.embed(&[question])?;
+                let embedder = self.embedder()?;
+                check_embedder(&index, embedder.as_ref())?;
+                let embedded = embedder.embed(&[question])?;
                 let vector = embedded
                     .vectors
                     .first()
@@ -416,6 +556,25 @@ impl Pipeline {
             });
         }
         Ok((sources, embedding_tokens))
+    }
+}
+
+/// Refuse to search an index with vectors from another embedder or dimension: the
+/// similarities would be garbage.
+///
+/// # Errors
+/// [`StoreError::EmbedderMismatch`], or a store read failure.
+fn check_embedder(index: &Index, embedder: &dyn Embedder) -> Result<(), StoreError> {
+    match index.embedder()? {
+        Some(stored) if stored.id != embedder.id() || stored.dims != embedder.dims() => {
+            Err(StoreError::EmbedderMismatch {
+                stored: stored.id,
+                stored_dims: stored.dims,
+                requested: embedder.id().to_owned(),
+                requested_dims: embedder.dims(),
+            })
+        }
+        _ => Ok(()),
     }
 }
 

@@ -5,12 +5,16 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::docstore::StoreCache;
+use crate::guard::GuardCounters;
 use crate::providers::ProviderError;
 use crate::providers::embed::cached::CachedEmbedder;
 use crate::providers::embed::hash::HashEmbedder;
 use crate::providers::embed::local_bert::LocalBert;
+use crate::providers::embed::openai::OpenAiEmbedder;
+use crate::providers::embed::titan::TitanEmbedder;
 use crate::providers::embed::{Embedder, model_files};
-use crate::stages::ingest::{EmbedProvider, EmbedSpec};
+use crate::stages::ingest::{EmbedProvider, EmbedSpec, RemoteEmbed};
 use crate::store::{EmbeddingCache, Index, IndexOptions, StoreError};
 
 /// Open indexes and loaded embedders, opened on first use and kept.
@@ -21,6 +25,10 @@ pub struct Resources {
     /// Open indexes with the options they were opened with.
     indexes: Mutex<HashMap<String, (Arc<Index>, IndexOptions)>>,
     embedders: Mutex<HashMap<EmbedSpec, Arc<dyn Embedder>>>,
+    /// Guardrail interventions per pipeline; outlive reloads.
+    pub guard_counts: GuardCounters,
+    /// Document stores (and their S3 clients), made on first use and kept.
+    pub docstores: StoreCache,
 }
 
 impl Resources {
@@ -40,6 +48,8 @@ impl Resources {
             cache_dir,
             indexes: Mutex::default(),
             embedders: Mutex::default(),
+            guard_counts: GuardCounters::default(),
+            docstores: StoreCache::default(),
         }
     }
 
@@ -73,7 +83,8 @@ impl Resources {
         indexes.get(name).map(|(_, options)| options.clone())
     }
 
-    /// The embedder for `spec`, loaded (and for `local`, fetched) on first use.
+    /// The embedder for `spec`, loaded (and for `local`, fetched) on first use, behind
+    /// the persistent embedding cache (except `hash`, which is cheaper than the cache).
     ///
     /// # Errors
     /// [`ProviderError::ModelUnavailable`] when the model cannot be fetched or loaded.
@@ -85,21 +96,52 @@ impl Resources {
         if let Some(e) = embedders.get(spec) {
             return Ok(e.clone());
         }
-        let embedder: Arc<dyn Embedder> = match spec.provider {
-            EmbedProvider::Hash => Arc::new(HashEmbedder::new(spec.dims)),
-            EmbedProvider::Local => {
-                let files = model_files::ensure_minilm(&self.model_dir)?;
-                let model: Arc<dyn Embedder> = Arc::new(LocalBert::load(&files)?);
-                match EmbeddingCache::open(&self.cache_dir) {
-                    Ok(cache) => Arc::new(CachedEmbedder::new(model, Arc::new(cache))),
-                    Err(e) => {
-                        tracing::warn!(dir = %self.cache_dir.display(), error = %e, "embedding cache unavailable; embedding without it");
-                        model
-                    }
+        let model = open_embedder(spec, &self.model_dir)?;
+        let embedder: Arc<dyn Embedder> = if spec.provider == EmbedProvider::Hash {
+            model
+        } else {
+            match EmbeddingCache::open(&self.cache_dir) {
+                Ok(cache) => Arc::new(CachedEmbedder::new(model, Arc::new(cache))),
+                Err(e) => {
+                    tracing::warn!(dir = %self.cache_dir.display(), error = %e, "embedding cache unavailable; embedding without it");
+                    model
                 }
             }
         };
         embedders.insert(spec.clone(), embedder.clone());
         Ok(embedder)
     }
+}
+
+/// The embedder `spec` names, without a cache: the local model loaded from
+/// `model_dir` (fetched if missing), or a client of a remote one.
+///
+/// # Errors
+/// [`ProviderError::ModelUnavailable`] when the local model cannot be fetched or
+/// loaded, or a remote embedder's runtime cannot start; [`ProviderError::InvalidInput`]
+/// for a spec its provider cannot serve.
+pub fn open_embedder(spec: &EmbedSpec, model_dir: &Path) -> Result<Arc<dyn Embedder>, ProviderError> {
+    let model_id = || spec.model_id.clone().unwrap_or_default();
+    Ok(match (&spec.provider, &spec.remote) {
+        (EmbedProvider::Hash, _) => Arc::new(HashEmbedder::new(spec.dims)),
+        (EmbedProvider::Local, _) => Arc::new(LocalBert::load(&model_files::ensure_minilm(model_dir)?)?),
+        (EmbedProvider::BedrockTitan, RemoteEmbed::Bedrock(target)) => Arc::new(TitanEmbedder::new(
+            model_id(),
+            spec.dims,
+            target.clone(),
+            spec.policy.clone(),
+        )?),
+        (EmbedProvider::OpenaiCompat, RemoteEmbed::OpenAi(target)) => Arc::new(OpenAiEmbedder::new(
+            model_id(),
+            spec.dims,
+            target.clone(),
+            spec.policy.clone(),
+        )?),
+        (p, _) => {
+            return Err(ProviderError::InvalidInput(format!(
+                "embed provider {} has no endpoint",
+                p.as_str()
+            )));
+        }
+    })
 }

@@ -4,10 +4,14 @@
 //!
 //! The reload itself is `Engine::reload`: prepare a whole snapshot (fallible), then
 //! swap (infallible). A bad file never goes live.
+//!
+//! [`sources`] watches the pipelines' `dir` sources too, keeping their documents indexed.
 
 pub mod bench;
+pub mod sources;
 mod status;
 pub mod watch;
 
+pub use sources::{SourceWatcher, watch_sources};
 pub use status::{ReloadFailure, ReloadState, ReloadStatus};
 pub use watch::{WatchError, Watcher, watch};

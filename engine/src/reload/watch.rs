@@ -103,7 +103,7 @@ impl State {
 
     /// Whether a change to `path` can change the config.
     fn matters(&self, path: &Path) -> bool {
-        if self.deps.contains(path) {
+        if self.deps.contains(path) || path == self.root.join(crate::config::pricing::PRICING_FILE) {
             return true;
         }
         let Some(dir) = self.dirs().into_iter().find(|d| path.starts_with(d)) else {
@@ -166,7 +166,7 @@ impl State {
 }
 
 /// Whether an event can mean new content (not a read, not a metadata change).
-fn is_change(kind: &EventKind) -> bool {
+pub(super) fn is_change(kind: &EventKind) -> bool {
     match kind {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
         EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_)) => false,

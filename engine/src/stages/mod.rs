@@ -5,7 +5,9 @@
 pub mod features;
 pub mod fusion;
 pub mod generate;
+pub mod guardrails;
 pub mod ingest;
+pub mod resilience;
 pub mod retrieve;
 pub mod route;
 pub mod route_prompts;
@@ -16,10 +18,12 @@ use std::path::Path;
 use crate::config::Diagnostic;
 
 /// What every stage's compile step gets: the pipeline file (for locations and
-/// relative paths) and the config directory (for prompts).
+/// relative paths), the config directory (for prompts) and the price table.
 pub struct CompileCx<'a> {
     pub file: &'a Path,
     pub config_dir: &'a Path,
+    /// The price table (`pricing.yaml`), for the models' and embedder's prices.
+    pub pricing: &'a crate::config::PriceTable,
     pub diagnostics: Vec<Diagnostic>,
 }
 

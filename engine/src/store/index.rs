@@ -181,6 +181,28 @@ impl Index {
         }
     }
 
+    /// Records that document `id` was built from the stored original `origin` (see
+    /// [`DocumentRecord::origin`]) without touching its chunks: the content is the same,
+    /// only the object's version tag changed (e.g. the same bytes uploaded again).
+    /// Returns `false` when there is no such document. Search results do not change, so
+    /// the generation is not bumped.
+    ///
+    /// Errors: `Lmdb` on read, decode or write failure.
+    pub fn set_origin(&self, id: &str, origin: Option<&str>) -> Result<bool, StoreError> {
+        if !write::key_fits(id, &self.dbs) {
+            return Ok(false);
+        }
+        let _guard = self.lock_writes();
+        let mut wtxn = self.env.write_txn()?;
+        let Some(mut record) = self.dbs.documents.get(&wtxn, id)? else {
+            return Ok(false);
+        };
+        record.origin = origin.map(str::to_owned);
+        self.dbs.documents.put(&mut wtxn, id, &record)?;
+        wtxn.commit()?;
+        Ok(true)
+    }
+
     /// BM25 over title + body. `query` is raw user text: it must never fail on syntax (quotes, parens, AND, ':', '*'...).
     ///
     /// Only chunks passing `filter` are ranked, so `limit` is filled from them.

@@ -123,6 +123,12 @@ pub struct DocumentRecord {
     /// under; re-ingesting with other settings redoes it.
     #[serde(default)]
     pub settings: String,
+    /// The stored original this document was built from, when it came from a document
+    /// store: `<object version>@<ingest settings fingerprint>` (an S3 ETag, or a local
+    /// file's size and mtime). `ragline sync` skips an object whose listing gives the
+    /// same tag, without downloading it. `None` for files, uploads without a store, text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 /// A stored chunk.

@@ -54,6 +54,7 @@ bad_fixture!(
     duplicate_key,
     missing_route,
     unknown_provider,
+    bad_providers,
     bad_name,
     missing_source_dir,
     prompt_unknown_variable,
@@ -64,6 +65,7 @@ bad_fixture!(
     tag_script_missing,
     split_unknown_version,
     prompt_front_matter_unknown_key,
+    bad_s3_store,
 );
 
 #[test]
@@ -74,7 +76,7 @@ fn every_bad_fixture_is_pinned() {
         .collect();
     names.sort();
     let snapshots = std::fs::read_dir("tests/it/snapshots").unwrap().count();
-    assert_eq!(names.len(), 23, "{names:?}");
+    assert_eq!(names.len(), 25, "{names:?}");
     assert!(snapshots >= names.len(), "a fixture has no snapshot test");
 }
 
@@ -118,4 +120,31 @@ fn checked_in_schema_is_current() {
         generated.trim(),
         "schemas/pipeline.schema.json is stale: run `cargo run -- schema > schemas/pipeline.schema.json`"
     );
+}
+
+#[test]
+fn checked_in_pricing_schema_is_current() {
+    let generated = serde_json::to_string_pretty(&ragline::config::pricing::schema()).unwrap();
+    let checked_in = std::fs::read_to_string("../schemas/pricing.schema.json").unwrap();
+    assert_eq!(
+        checked_in.trim(),
+        generated.trim(),
+        "schemas/pricing.schema.json is stale: run `cargo run -- schema --pricing > schemas/pricing.schema.json`"
+    );
+}
+
+#[test]
+fn bedrock_example_pipeline_compiles_and_is_not_served() {
+    let spec = ragline::config::load(Path::new("../pipelines/examples/bedrock.yaml"), Path::new("..")).unwrap();
+    assert_eq!(spec.name, "hr-bedrock");
+    assert_eq!(spec.generate.models["pro"].label(), "bedrock/amazon.nova-2-pro-v1:0");
+    assert_eq!(spec.ingest.embed.dims, 1024);
+    assert!(spec.pricing.models.contains_key("amazon.nova-2-lite-v1:0"));
+    // The loader reads pipelines/*.yaml only.
+    let names: Vec<String> = ragline::config::load_dir(Path::new(".."))
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert!(!names.contains(&"hr-bedrock".to_owned()));
 }

@@ -7,12 +7,22 @@
     reason = "tests fail loudly"
 )]
 
+mod bedrock;
 mod cli;
 mod config_errors;
 mod demo;
-mod pytools;
 mod eval;
+mod fake_bedrock;
+mod fake_guardrail;
+mod fake_openai;
+mod guardrails;
+mod openai_endpoint;
+mod openai_provider;
+mod pytools;
 mod reload;
 mod rules;
+mod s3;
 mod server;
 mod support;
+mod watch_sources;
+mod workflows;

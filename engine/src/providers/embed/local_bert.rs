@@ -14,7 +14,7 @@ use super::model_files::ModelFiles;
 use super::{Embedder, Embeddings};
 use crate::providers::ProviderError;
 
-const ID: &str = "local/all-MiniLM-L6-v2";
+pub const ID: &str = "local/all-MiniLM-L6-v2";
 const DIMS: usize = 384;
 /// Longer inputs are truncated to this many tokens (special tokens included).
 const MAX_TOKENS: usize = 256;

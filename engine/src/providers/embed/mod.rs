@@ -1,9 +1,16 @@
-//! Embedders turn text into vectors. One trait, one file per provider.
+//! Embedders turn text into vectors. One trait, one file per provider:
+//! `local_bert` (MiniLM on candle), `hash` (no model, for tests), `titan` (Bedrock
+//! Titan Text Embeddings V2) and `openai` (OpenAI-compatible servers). `cached` puts
+//! the persistent embedding cache in front of any of them; `blocking` lets the remote
+//! ones, which are async, serve this synchronous trait.
 
+pub mod blocking;
 pub mod cached;
 pub mod hash;
 pub mod local_bert;
 pub mod model_files;
+pub mod openai;
+pub mod titan;
 
 use super::ProviderError;
 
@@ -32,5 +39,15 @@ pub trait Embedder: Send + Sync {
     /// The tokenizer the model uses, when it has one, so chunks can be sized in its tokens.
     fn tokenizer(&self) -> Option<&tokenizers::Tokenizer> {
         None
+    }
+}
+
+/// Scale `vector` to unit length (left as is when it is all zeros).
+pub fn normalize(vector: &mut [f32]) {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 && norm.is_finite() {
+        for x in vector.iter_mut() {
+            *x /= norm;
+        }
     }
 }

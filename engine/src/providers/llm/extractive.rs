@@ -102,6 +102,7 @@ impl Extractive {
                 text,
                 cited: vec![],
                 input_tokens,
+                fallback: None,
             };
         }
         let mut cited: Vec<usize> = picked.iter().map(|&i| candidates[i].chunk.n).collect();
@@ -117,6 +118,7 @@ impl Extractive {
             text,
             cited,
             input_tokens,
+            fallback: None,
         }
     }
 }

@@ -293,3 +293,24 @@ fn reopening_keeps_everything() {
         .unwrap();
     assert_eq!(index.chunks(&[1]).unwrap()[0].doc_id, "b");
 }
+
+#[test]
+fn set_origin_changes_only_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = open(dir.path());
+    index
+        .write(
+            &embedder(2),
+            vec![doc("a", "Alpha", metadata("hr"), vec![("text", vec![1.0, 0.0])])],
+            &[],
+        )
+        .unwrap();
+    let before = index.chunks(&[0]).unwrap();
+    assert!(index.set_origin("a", Some("etag1@fp")).unwrap());
+    assert!(!index.set_origin("missing", Some("x")).unwrap());
+    let a = index.document("a").unwrap().unwrap();
+    assert_eq!(a.origin.as_deref(), Some("etag1@fp"));
+    assert_eq!(a.chunk_count, 1);
+    assert_eq!(index.chunks(&[0]).unwrap(), before);
+    assert_eq!(index.keyword_search("text", &Filter::default(), 5).unwrap().len(), 1);
+}

@@ -52,6 +52,7 @@ fn doc(id: &str, title: &str, metadata: Metadata, chunks: Vec<(&str, Vec<f32>)>)
             chunk_count: 0,
             ingested_at: 1_700_000_000,
             settings: String::new(),
+            origin: None,
         },
         chunks: chunks
             .into_iter()
