@@ -197,7 +197,7 @@ fn upload_error(pipeline: &str, e: UploadError) -> ApiError {
 
 /// The status of a document-store failure: 503 when it cannot be reached, 502 when it
 /// refused, 500 for a local I/O error.
-fn store_status(e: &DocStoreError) -> (StatusCode, &'static str) {
+pub(super) fn store_status(e: &DocStoreError) -> (StatusCode, &'static str) {
     match e {
         DocStoreError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
         DocStoreError::AccessDenied { .. } | DocStoreError::Rejected { .. } => (StatusCode::BAD_GATEWAY, "store_error"),

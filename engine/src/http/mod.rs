@@ -7,6 +7,7 @@ mod openai;
 mod openapi;
 mod pipelines;
 mod query;
+mod sync;
 
 use std::sync::Arc;
 
@@ -65,6 +66,7 @@ pub fn router(engine: Arc<Engine>, limits: HttpLimits) -> Router {
             post(documents::upload).get(documents::list),
         )
         .route("/v1/pipelines/{name}/documents/{id}", delete(documents::remove))
+        .route("/v1/pipelines/{name}/sync", post(sync::run))
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/models", get(openai::list_models))
         .route("/v1/models/{model}", get(openai::get_model))

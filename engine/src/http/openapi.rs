@@ -15,6 +15,7 @@ use utoipa::OpenApi;
         super::documents::upload,
         super::documents::list,
         super::documents::remove,
+        super::sync::run,
         super::openai::chat_completions,
         super::openai::list_models,
         super::openai::get_model,

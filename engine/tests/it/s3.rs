@@ -627,3 +627,57 @@ async fn the_default_store_is_a_directory_that_sync_mirrors_too() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(counts(&report), [0, 0, 1, 0, 0], "{report}");
 }
+
+impl Serve {
+    async fn sync(&self) -> (u16, Value) {
+        let r = client()
+            .post(self.url(&format!("/v1/pipelines/{PIPELINE}/sync")))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+}
+
+/// The endpoint the `data-sync` workflow calls: the running server mirrors the bucket
+/// into the index it serves, as `ragline sync` does, and says so when S3 is down.
+#[tokio::test]
+async fn the_sync_endpoint_updates_the_served_index() {
+    let mut moto = Moto::start();
+    let s3 = moto.client().await;
+    let config = config(&moto.endpoint);
+    let data = tempfile::tempdir().unwrap();
+    let server = Serve::start(config.path(), data.path());
+    put(&s3, "corp/hr/leave.md", LEAVE).await;
+    put(&s3, "corp/hr/remote.txt", "Remote work is allowed three days per week.").await;
+
+    let (status, report) = server.sync().await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(counts(&report), [2, 0, 0, 0, 0], "{report}");
+    let answer = server.answer("How many days of paid vacation?").await;
+    assert!(answer["answer"].as_str().unwrap().contains("25 days"), "{answer}");
+
+    s3.delete_object()
+        .bucket(BUCKET)
+        .key("corp/hr/remote.txt")
+        .send()
+        .await
+        .unwrap();
+    let (status, report) = server.sync().await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(counts(&report), [0, 0, 1, 1, 0], "{report}");
+    assert_eq!(server.sources().await, [format!("s3://{BUCKET}/corp/hr/leave.md")]);
+
+    moto.stop();
+    let (status, body) = server.sync().await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "store_unavailable");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the index was not changed"),
+        "{body}"
+    );
+    assert_eq!(server.sources().await, [format!("s3://{BUCKET}/corp/hr/leave.md")]);
+}

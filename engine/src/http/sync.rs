@@ -1,0 +1,76 @@
+//! `POST /v1/pipelines/{name}/sync`: mirror the pipeline's document store into its
+//! index from inside the server, the same incremental sync as `ragline sync`. This is
+//! what the `data-sync` workflow calls after uploading changed files, so the served
+//! index (not a throw-away copy on the runner) picks them up.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::documents::store_status;
+use super::{ApiError, AppState};
+use crate::ingest::IngestError;
+use crate::sync::{SyncError, SyncOptions, SyncReport, scopes_for, sync};
+
+/// Options of a sync; the body may be empty.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    /// Ingest at most this many new or changed objects; the rest wait for the next call.
+    pub limit: Option<usize>,
+}
+
+/// Sync the pipeline's document store into its index: new and changed objects (by
+/// ETag and ingest settings) are ingested, deleted ones removed. Safe to repeat; a sync
+/// cut short resumes where it stopped.
+#[utoipa::path(
+    post,
+    path = "/v1/pipelines/{name}/sync",
+    params(("name" = String, Path, description = "Pipeline name")),
+    request_body(content = Option<SyncRequest>, description = "Optional `limit`"),
+    responses(
+        (status = 200, description = "The sync report: added, updated, deleted, unchanged, failed, and each object that changed or failed", body = Object),
+        (status = 404, description = "No such pipeline", body = super::error::ErrorBody),
+        (status = 502, description = "The document store refused; the index was not changed", body = super::error::ErrorBody),
+        (status = 503, description = "The document store is unavailable, or failed part-way (objects committed before stay indexed)", body = super::error::ErrorBody),
+    )
+)]
+pub async fn run(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    body: Option<Json<SyncRequest>>,
+) -> Result<Json<SyncReport>, ApiError> {
+    let pipeline = state.pipeline(&name)?;
+    let request = body.map(|Json(r)| r).unwrap_or_default();
+    let store = pipeline.docstore();
+    let scopes = scopes_for(&pipeline);
+    let options = SyncOptions { limit: request.limit };
+    // `sync` takes a non-`Send` progress callback, so it runs on a blocking thread that
+    // drives it on this runtime.
+    let runtime = tokio::runtime::Handle::current();
+    let report =
+        tokio::task::spawn_blocking(move || runtime.block_on(sync(&pipeline, &store, &scopes, &options, &mut |_| {})))
+            .await
+            .map_err(|e| ApiError::internal(format!("sync task failed: {e}")))?
+            .map_err(|e| sync_error(&name, e))?;
+    tracing::info!(pipeline = %name, store = %report.store, summary = %report.summary(), "sync done");
+    Ok(Json(report))
+}
+
+fn sync_error(pipeline: &str, e: SyncError) -> ApiError {
+    tracing::warn!(pipeline = %pipeline, error = %e, "sync failed");
+    let message = e.to_string();
+    match e {
+        SyncError::Store(store) | SyncError::Interrupted { source: store, .. } => {
+            let (status, code) = store_status(&store);
+            ApiError::new(status, code, message)
+        }
+        SyncError::Index(s) | SyncError::Ingest(IngestError::Store(s)) => ApiError::from(s),
+        SyncError::Ingest(IngestError::Provider(p)) => ApiError::from(p),
+        SyncError::Internal(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message),
+    }
+}
