@@ -59,5 +59,10 @@ pub fn run(cli: &Cli, args: &QueryArgs) -> anyhow::Result<ExitCode> {
         "\nroute: {} via {} · prompt {} · {:.0} ms",
         response.route.model, response.route.provider, response.route.prompt_version, response.latency_ms
     );
+    let u = &response.usage;
+    println!(
+        "usage: {} embedding, {} input, {} output tokens · ${:.6} (prices {})",
+        u.embedding_tokens, u.input_tokens, u.output_tokens, u.cost_usd, u.pricing_version
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -74,7 +74,7 @@ pub async fn chat_completions(
     let fail =
         |e: &crate::pipeline::QueryError| tracing::warn!(pipeline = %meta.model, error = %e, "chat completion failed");
     if stream {
-        let events = pipeline.guarded_query_stream(request).await.inspect_err(fail)?;
+        let events = pipeline.query_stream(request).await.inspect_err(fail)?;
         return Ok(chunks::sse(state, meta, events).into_response());
     }
     let response = pipeline.query(request).await.inspect_err(fail)?;

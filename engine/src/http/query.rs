@@ -46,7 +46,7 @@ pub async fn query(
     let session = request.session_id.clone().unwrap_or_default();
     if request.stream {
         let events = pipeline
-            .guarded_query_stream(request)
+            .query_stream(request)
             .await
             .inspect_err(|e| tracing::warn!(pipeline = %name, error = %e, "query failed"))?;
         return Ok(sse(state, name, session, events).into_response());

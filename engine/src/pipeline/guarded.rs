@@ -9,7 +9,7 @@
 //! `guardrail_output`, with their text units and cost. Each checked query is counted
 //! per pipeline by its final action.
 //!
-//! Streaming ([`Pipeline::guarded_query_stream`]): when a guard checks answers, the
+//! Streaming ([`Pipeline::query_stream`]): when a guard checks answers, the
 //! answer is held back until it is complete and checked, then sent as one delta
 //! (PII can span deltas, and Bedrock checks whole texts); otherwise deltas flow as
 //! generated.
@@ -141,19 +141,22 @@ impl Pipeline {
         Ok(response)
     }
 
-    /// [`Pipeline::query_stream`] inside the guardrails: the query checked first (a
-    /// refusal streams as route, one delta, done), the answer checked before it is sent
-    /// when a guard checks answers (then it arrives as one delta), the sources masked.
+    /// Answer one question as a stream of [`QueryEvent`]s, inside the guardrails: the
+    /// query checked first (a refusal streams as route, one delta, done), the answer
+    /// checked before it is sent when a guard checks answers (then it arrives as one
+    /// delta), the sources masked.
     ///
     /// # Errors
-    /// As [`Pipeline::query_stream`], and [`QueryError::Provider`] when the Bedrock
-    /// guardrail cannot be applied to the query.
-    pub async fn guarded_query_stream(self: &Arc<Self>, request: QueryRequest) -> Result<QueryStream, QueryError> {
+    /// Everything [`Pipeline::query`] can fail with before the first piece of the answer,
+    /// including a generation that fails before producing any text (after its retries
+    /// and fallback), and [`QueryError::Provider`] when the Bedrock guardrail cannot be
+    /// applied to the query.
+    pub async fn query_stream(self: &Arc<Self>, request: QueryRequest) -> Result<QueryStream, QueryError> {
         let (request, input) = match self.admit(request).await? {
             Admission::Blocked(response) => return Ok(blocked_stream(*response)),
             Admission::Pass { request, input } => (request, input),
         };
-        let inner = self.query_stream(request).await?;
+        let inner = self.unguarded_query_stream(request).await?;
         if self.spec.guardrails.chain.is_empty() {
             return Ok(inner);
         }

@@ -1,7 +1,7 @@
 //! Streaming queries: the same stages as [`Pipeline::query`], with the answer as it
 //! is generated.
 //!
-//! [`Pipeline::query_stream`] does everything that can fail before the first token
+//! [`Pipeline::unguarded_query_stream`] does everything that can fail before the first token
 //! (validation, retrieval, routing, prompt rendering, opening the generation with its
 //! retries and fallback) and only then returns the stream, so those failures are
 //! ordinary errors (an HTTP status), never a half-sent stream. The stream then yields
@@ -40,13 +40,17 @@ pub enum QueryEvent {
 pub type QueryStream = Pin<Box<dyn Stream<Item = QueryEvent> + Send>>;
 
 impl Pipeline {
-    /// Answer one question as a stream of [`QueryEvent`]s.
+    /// Answer one question as a stream of [`QueryEvent`]s, without the guardrails:
+    /// callers outside this module use [`Pipeline::query_stream`], which applies them.
     ///
     /// # Errors
     /// Everything [`Pipeline::query`] can fail with before the first piece of the
     /// answer, including a generation that fails before producing any text (after its
     /// retries and fallback).
-    pub async fn query_stream(self: &Arc<Self>, request: QueryRequest) -> Result<QueryStream, QueryError> {
+    pub(super) async fn unguarded_query_stream(
+        self: &Arc<Self>,
+        request: QueryRequest,
+    ) -> Result<QueryStream, QueryError> {
         let prepared = self.prepare(request).await?;
         let mut generation = prepared
             .model

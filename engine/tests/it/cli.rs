@@ -60,6 +60,9 @@ fn query_cli_prints_answer_sources_and_route() {
         out.contains("route: quotes via extractive · prompt shared/answer#"),
         "{out}"
     );
+    // Local embedder and extractive answers: tokens counted, nothing priced.
+    let usage = out.lines().find(|l| l.starts_with("usage: ")).unwrap_or_default();
+    assert!(usage.contains(" embedding, ") && usage.contains("· $0.000000"), "{out}");
     let (code, _) = cli(SERVER_CONFIG, data.path(), &["query", "nope", "x"]);
     assert_eq!(code, 1);
 }
