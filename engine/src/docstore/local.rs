@@ -5,6 +5,7 @@
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
 use super::{DocStoreError, Fetched, ObjectInfo, ObjectMeta, Stored};
@@ -37,7 +38,10 @@ impl LocalStore {
             let parent = path.parent().unwrap_or(Path::new("."));
             std::fs::create_dir_all(parent).map_err(io(parent))?;
             let name = file_name(&path);
-            let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+            // Unique per write: two writes of one key at once must not share a temp file.
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let tmp = parent.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
             std::fs::write(&tmp, &bytes).map_err(io(&tmp))?;
             let sidecar = sidecar(&path);
             match &meta.metadata {
@@ -267,5 +271,22 @@ mod tests {
         store.delete("hr/a.md").await.unwrap();
         store.delete("hr/a.md").await.unwrap();
         assert_eq!(store.list("hr/").await.unwrap(), vec![]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_of_one_key_all_succeed_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().to_path_buf(), String::new());
+        let writes = (0..32u8).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.put("hr/a.md", vec![i; 4096], &ObjectMeta::default()).await })
+        });
+        for w in futures_util::future::join_all(writes).await {
+            w.unwrap().unwrap();
+        }
+        let got = store.get("hr/a.md", 1 << 20).await.unwrap().bytes;
+        assert_eq!(got.len(), 4096);
+        assert!(got.iter().all(|b| *b == got[0]), "one write's bytes, whole");
+        assert_eq!(store.list("").await.unwrap().len(), 1, "no temp files left");
     }
 }

@@ -57,7 +57,7 @@ impl LocalGuard for ContentFilter {
                 u32::try_from(n).unwrap_or(u32::MAX),
             ));
             if self.action == GuardAction::Masked {
-                out = phrase.regex.replace_all(&out, REDACTED).into_owned();
+                out = phrase.replace(&out, REDACTED);
             }
         }
         match (reasons.is_empty(), self.action) {
@@ -121,6 +121,16 @@ mod tests {
         assert_eq!(text, "The [REDACTED] is hunter2; [REDACTED] again.");
         assert_eq!(reasons[0].count, 2);
         assert_eq!(reasons[0].action, GuardAction::Masked);
+    }
+
+    #[test]
+    fn a_pattern_that_can_match_nothing_masks_only_its_matches() {
+        let f = ContentFilter::new(vec![Phrase::pattern(r"(secret)?").unwrap()], false, Sides::default());
+        let Verdict::Masked { text, reasons } = f.check("a secret b", GuardSide::Answer) else {
+            panic!("not masked");
+        };
+        assert_eq!(text, "a [REDACTED] b");
+        assert_eq!(reasons[0].count, 1);
     }
 
     #[test]

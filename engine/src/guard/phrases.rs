@@ -56,6 +56,20 @@ impl Phrase {
     pub fn count(&self, text: &str) -> usize {
         self.regex.find_iter(text).filter(|m| !m.as_str().is_empty()).count()
     }
+
+    /// `text` with every occurrence counted by [`Phrase::count`] replaced by `with`
+    /// (a pattern's empty matches are not occurrences, so nothing is inserted there).
+    pub fn replace(&self, text: &str, with: &str) -> String {
+        self.regex
+            .replace_all(text, |c: &regex::Captures<'_>| {
+                if c.get(0).is_some_and(|m| m.as_str().is_empty()) {
+                    String::new()
+                } else {
+                    with.to_owned()
+                }
+            })
+            .into_owned()
+    }
 }
 
 fn build(source: &str) -> Result<Regex, String> {

@@ -49,14 +49,9 @@ pub async fn run(
     let store = pipeline.docstore();
     let scopes = scopes_for(&pipeline);
     let options = SyncOptions { limit: request.limit };
-    // `sync` takes a non-`Send` progress callback, so it runs on a blocking thread that
-    // drives it on this runtime.
-    let runtime = tokio::runtime::Handle::current();
-    let report =
-        tokio::task::spawn_blocking(move || runtime.block_on(sync(&pipeline, &store, &scopes, &options, &mut |_| {})))
-            .await
-            .map_err(|e| ApiError::internal(format!("sync task failed: {e}")))?
-            .map_err(|e| sync_error(&name, e))?;
+    let report = sync(&pipeline, &store, &scopes, &options, &mut |_| {})
+        .await
+        .map_err(|e| sync_error(&name, e))?;
     tracing::info!(pipeline = %name, store = %report.store, summary = %report.summary(), "sync done");
     Ok(Json(report))
 }

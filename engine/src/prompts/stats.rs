@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
@@ -121,6 +121,9 @@ pub enum StatsError {
 pub struct PromptStats {
     data: Mutex<StatsFile>,
     dirty: AtomicBool,
+    /// Held for a whole save, so an older save cannot rename its file over a newer one
+    /// (the periodic flush and the one at shutdown can overlap).
+    saving: Mutex<()>,
 }
 
 impl PromptStats {
@@ -177,6 +180,7 @@ impl PromptStats {
     /// # Errors
     /// [`StatsError::Io`] when the file cannot be written.
     pub fn save(&self, path: &Path) -> Result<bool, StatsError> {
+        let _saving = self.saving.lock().unwrap_or_else(PoisonError::into_inner);
         if !self.dirty.swap(false, Ordering::AcqRel) {
             return Ok(false);
         }

@@ -80,11 +80,6 @@ impl LazyBedrockClient {
         }
     }
 
-    /// Where the client points.
-    pub fn target(&self) -> &AwsTarget {
-        &self.target
-    }
-
     /// The client, built on the first call.
     ///
     /// # Errors

@@ -73,7 +73,7 @@ pub async fn sync(
     store: &DocStore,
     scopes: &[String],
     options: &SyncOptions,
-    on_object: &mut dyn FnMut(&ObjectReport),
+    on_object: &mut (dyn FnMut(&ObjectReport) + Send),
 ) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
     let mut report = SyncReport {
@@ -124,15 +124,15 @@ pub async fn sync(
 
     let max_bytes = pipeline.spec.ingest.limits.max_file_bytes;
     // What the listing already shows cannot be indexed is failed without a download.
-    let (fetch, refused): (Vec<Fetch>, Vec<Fetch>) = plan
-        .fetch
-        .into_iter()
-        .partition(|f| refusal(&f.object, max_bytes).is_none());
-    for f in refused {
-        if let Some(e) = refusal(&f.object, max_bytes) {
-            let object = ObjectReport::failed(f.source, e.code(), e.to_string());
-            on_object(&object);
-            report.record(object);
+    let mut fetch: Vec<Fetch> = Vec::with_capacity(plan.fetch.len());
+    for f in plan.fetch {
+        match refusal(&f.object, max_bytes) {
+            Some(e) => {
+                let object = ObjectReport::failed(f.source, e.code(), e.to_string());
+                on_object(&object);
+                report.record(object);
+            }
+            None => fetch.push(f),
         }
     }
     let mut downloads = futures_util::stream::iter(fetch)
@@ -232,7 +232,7 @@ async fn ingest(
     pipeline: &Arc<Pipeline>,
     batch: Batch,
     report: &mut SyncReport,
-    on_object: &mut dyn FnMut(&ObjectReport),
+    on_object: &mut (dyn FnMut(&ObjectReport) + Send),
 ) -> Result<usize, SyncError> {
     let Batch { inputs, fetched, .. } = batch;
     if inputs.is_empty() {

@@ -147,11 +147,27 @@ fn refusal(pipeline: &Pipeline, name: &str, source: &str, size: u64, metadata: &
         ParseError::Unsupported(type_name(name))
     } else if size > limit {
         ParseError::TooLarge { size, limit }
+    } else if let Some(problem) = domain_problem(&metadata.domain) {
+        let message = format!("{source}: domain `{}` {problem}", metadata.domain);
+        return Some(("invalid_metadata".to_owned(), message));
     } else {
         let e = tag::validate(source, metadata, &[], &pipeline.spec.retrieve.filter).err()?;
         return Some((e.code().to_owned(), e.to_string()));
     };
     Some((error.code().to_owned(), error.to_string()))
+}
+
+/// Why `domain` cannot name a folder of the store (`<domain>/<file name>`): it must be
+/// one visible path segment, or the object would land outside its folder (or the
+/// store's prefix), or in a hidden folder a sync never lists and so deletes.
+fn domain_problem(domain: &str) -> Option<&'static str> {
+    if domain.contains(['/', '\\']) || domain.chars().any(char::is_control) {
+        Some("must be one path segment, without `/`, `\\` or control characters")
+    } else if domain.starts_with('.') {
+        Some("must not start with `.`")
+    } else {
+        None
+    }
 }
 
 /// Keep only the last path component, so a file name cannot point elsewhere.
@@ -178,5 +194,15 @@ mod tests {
         assert_eq!(sanitize(".."), "unnamed");
         assert_eq!(sanitize(""), "unnamed");
         assert_eq!(sanitize(".hidden.md"), "unnamed.hidden.md");
+    }
+
+    #[test]
+    fn domains_stay_one_visible_folder() {
+        for bad in ["..", "../../other", "hr/../legal", "a\\b", ".hr", "hr\n"] {
+            assert!(domain_problem(bad).is_some(), "{bad:?}");
+        }
+        for good in ["hr", "legal-ops", "R&D"] {
+            assert_eq!(domain_problem(good), None, "{good:?}");
+        }
     }
 }

@@ -75,7 +75,7 @@ struct ChoiceMessage {
     content: Option<String>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
+#[derive(Deserialize, Clone, Copy, Default)]
 struct ChatUsage {
     #[serde(default)]
     prompt_tokens: u64,
@@ -136,10 +136,7 @@ impl Generator for OpenAiChat {
                 .and_then(|c| c.message)
                 .and_then(|m| m.content)
                 .ok_or_else(|| bad_response("no choices[0].message.content"))?;
-            let usage = body.usage.unwrap_or(ChatUsage {
-                prompt_tokens: 0,
-                completion_tokens: 0,
-            });
+            let usage = body.usage.unwrap_or_default();
             Ok(Generation {
                 cited: citations_in(&text, &request.context),
                 text,
@@ -167,25 +164,37 @@ impl Generator for OpenAiChat {
     }
 }
 
+/// Longest server-sent-event line accepted. A server that sends more without a
+/// newline is broken, and buffering it would grow without bound.
+const MAX_LINE_BYTES: usize = 1 << 20;
+
 /// The `data:` payloads of a server-sent event stream, up to `[DONE]`.
 fn sse_data(
     bytes: impl Stream<Item = Result<Bytes, reqwest::Error>> + Send + 'static,
 ) -> impl Stream<Item = Result<String, ProviderError>> + Send {
+    // State: the byte stream, the unread bytes, how many of them hold no newline,
+    // and whether the byte stream has ended.
     let lines = stream::unfold(
-        (Box::pin(bytes), Vec::<u8>::new(), false),
-        |(mut bytes, mut buf, mut done)| async move {
+        (Box::pin(bytes), Vec::<u8>::new(), 0usize, false),
+        |(mut bytes, mut buf, mut scanned, mut done)| async move {
             loop {
-                if let Some(pos) = buf.iter().position(|&b| b == b'\n') {
-                    let line: Vec<u8> = buf.drain(..=pos).collect();
+                let unscanned = buf.get(scanned..).unwrap_or_default();
+                if let Some(pos) = unscanned.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=scanned + pos).collect();
                     let line = String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_owned();
-                    return Some((Ok(line), (bytes, buf, done)));
+                    return Some((Ok(line), (bytes, buf, 0, done)));
                 }
+                scanned = buf.len();
                 if done {
                     return None;
                 }
+                if buf.len() > MAX_LINE_BYTES {
+                    let e = bad_response(format!("an event line longer than {MAX_LINE_BYTES} bytes"));
+                    return Some((Err(e), (bytes, Vec::new(), 0, true)));
+                }
                 match bytes.next().await {
                     Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
-                    Some(Err(e)) => return Some((Err(transport(e)), (bytes, Vec::new(), true))),
+                    Some(Err(e)) => return Some((Err(transport(e)), (bytes, Vec::new(), 0, true))),
                     None => {
                         if buf.is_empty() {
                             return None;
@@ -256,10 +265,7 @@ fn chat_events(
                     }
                 },
                 (Some(_), None) => state.take().map(|acc| {
-                    let usage = acc.usage.unwrap_or(ChatUsage {
-                        prompt_tokens: 0,
-                        completion_tokens: 0,
-                    });
+                    let usage = acc.usage.unwrap_or_default();
                     vec![Ok(GenerationEvent::Done(Generation {
                         cited: citations_in(&acc.text, &acc.request.context),
                         text: acc.text,
@@ -322,5 +328,18 @@ mod tests {
         assert_eq!((g.text.as_str(), g.input_tokens, g.output_tokens), ("Hello [1]", 9, 2));
         assert_eq!(g.cited, [1]);
         assert_eq!(events.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_endless_line_is_an_error_not_unbounded_memory() {
+        let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+        let parts = stream::iter(std::iter::repeat_n(chunk, 64).map(Ok::<_, reqwest::Error>));
+        let items: Vec<_> = sse_data(parts).collect().await;
+        assert_eq!(items.len(), 1, "one error, then the end");
+        assert!(
+            matches!(&items[0], Err(ProviderError::Unavailable { message, .. }) if message.contains("longer than")),
+            "{:?}",
+            items[0].as_ref().err()
+        );
     }
 }
