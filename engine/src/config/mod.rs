@@ -2,9 +2,9 @@
 //! them into a [`PipelineSpec`] and reports every problem at once with
 //! `file:line:col: key.path: message`.
 
-mod diagnostic;
+pub mod diagnostic;
 pub mod pricing;
-mod yaml;
+pub mod yaml;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,4 +1,5 @@
-//! The guardrails around a query ([`crate::guard`]): the query is checked before
+//! The public ways to ask a pipeline, [`Pipeline::query`] and [`Pipeline::query_stream`],
+//! and the guardrails around them ([`crate::guard`]): the query is checked before
 //! retrieval and generation (and masked before anything downstream, logs included,
 //! sees it); the answer and its sources are checked before they are returned.
 //!
@@ -24,6 +25,7 @@ use super::query::{MAX_QUERY_CHARS, QueryError, QueryRequest, QueryResponse, Rou
 use super::stream::{QueryEvent, QueryStream};
 use crate::guard::{GuardAction, GuardSide, GuardrailReport};
 use crate::prompts::{Assignment, PromptVersion};
+use crate::providers::llm::Generator as _;
 
 /// `route.provider` of a query the guardrails refused before any model was called.
 pub const BLOCKED_PROVIDER: &str = "guardrail";
@@ -139,6 +141,22 @@ impl Pipeline {
         response.latency_ms = input.started.elapsed().as_secs_f64() * 1000.0;
         self.count(&response.guardrail);
         Ok(response)
+    }
+
+    /// Answer one question.
+    ///
+    /// # Errors
+    /// [`QueryError`]: bad requests (empty, too long, bad filters, forbidden domain) and
+    /// failures of the store, embedder or generator (after retries and fallback).
+    /// The guardrails check the query first and the answer last.
+    pub async fn query(self: &Arc<Self>, request: QueryRequest) -> Result<QueryResponse, QueryError> {
+        let (request, input) = match self.admit(request).await? {
+            Admission::Pass { request, input } => (request, input),
+            Admission::Blocked(response) => return Ok(*response),
+        };
+        let prepared = self.prepare(request).await?;
+        let generation = prepared.model.generator.generate(&prepared.request).await?;
+        self.release(self.finish(prepared, generation), input).await
     }
 
     /// Answer one question as a stream of [`QueryEvent`]s, inside the guardrails: the

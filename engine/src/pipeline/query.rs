@@ -9,12 +9,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Pipeline;
-use super::guarded::Admission;
 use crate::guard::GuardrailReport;
 use crate::prompts::{Assignment, PromptSource, PromptVersion, RenderError};
 use crate::providers::ProviderError;
 use crate::providers::embed::Embedder;
-use crate::providers::llm::{ContextChunk, Fallback, GenerateRequest, Generation, Generator};
+use crate::providers::llm::{ContextChunk, Fallback, GenerateRequest, Generation};
 use crate::stages::features::QueryFeatures;
 use crate::stages::fusion::Fused;
 use crate::stages::generate::ModelRuntime;
@@ -256,22 +255,6 @@ impl Prepared {
 }
 
 impl Pipeline {
-    /// Answer one question.
-    ///
-    /// # Errors
-    /// [`QueryError`]: bad requests (empty, too long, bad filters, forbidden domain) and
-    /// failures of the store, embedder or generator (after retries and fallback).
-    /// The guardrails check the query first and the answer last (`guarded.rs`).
-    pub async fn query(self: &Arc<Self>, request: QueryRequest) -> Result<QueryResponse, QueryError> {
-        let (request, input) = match self.admit(request).await? {
-            Admission::Pass { request, input } => (request, input),
-            Admission::Blocked(response) => return Ok(*response),
-        };
-        let prepared = self.prepare(request).await?;
-        let generation = prepared.model.generator.generate(&prepared.request).await?;
-        self.release(self.finish(prepared, generation), input).await
-    }
-
     /// Validate, retrieve, route and render the prompt.
     pub(super) async fn prepare(self: &Arc<Self>, request: QueryRequest) -> Result<Prepared, QueryError> {
         let started = Instant::now();

@@ -16,7 +16,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::config::{Diagnostic, from_yaml};
+use crate::config::diagnostic::Diagnostic;
+use crate::config::yaml::from_yaml;
 
 /// The front matter of a prompt version.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

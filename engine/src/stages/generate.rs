@@ -10,7 +10,7 @@ use serde_saphyr::Spanned;
 
 use super::CompileCx;
 use super::resilience::{RetryConfig, compile_policy};
-use crate::config::Diagnostic;
+use crate::config::diagnostic::Diagnostic;
 use crate::config::pricing::ModelPrice;
 use crate::providers::aws::AwsTarget;
 use crate::providers::llm::bedrock::Bedrock;

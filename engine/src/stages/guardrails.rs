@@ -21,7 +21,7 @@ use serde_saphyr::Spanned;
 
 use super::CompileCx;
 use super::resilience::{RetryConfig, compile_policy};
-use crate::config::Diagnostic;
+use crate::config::diagnostic::Diagnostic;
 use crate::guard::bedrock::BedrockGuard;
 use crate::guard::content_filter::ContentFilter;
 use crate::guard::phrases::Phrase;

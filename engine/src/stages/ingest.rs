@@ -10,7 +10,7 @@ use serde_saphyr::Spanned;
 use super::CompileCx;
 use super::resilience::{RetryConfig, compile_policy};
 use super::tag::{MetadataField, TagConfig};
-use crate::config::Diagnostic;
+use crate::config::diagnostic::Diagnostic;
 use crate::docstore::{StoreConfig, StoreSpec};
 use crate::ingest::parse::ParseLimits;
 use crate::providers::aws::AwsTarget;

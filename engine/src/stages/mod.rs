@@ -15,7 +15,7 @@ pub mod tag;
 
 use std::path::Path;
 
-use crate::config::Diagnostic;
+use crate::config::diagnostic::Diagnostic;
 
 /// What every stage's compile step gets: the pipeline file (for locations and
 /// relative paths), the config directory (for prompts) and the price table.
@@ -23,7 +23,7 @@ pub struct CompileCx<'a> {
     pub file: &'a Path,
     pub config_dir: &'a Path,
     /// The price table (`pricing.yaml`), for the models' and embedder's prices.
-    pub pricing: &'a crate::config::PriceTable,
+    pub pricing: &'a crate::config::pricing::PriceTable,
     pub diagnostics: Vec<Diagnostic>,
 }
 

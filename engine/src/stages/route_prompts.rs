@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::CompileCx;
-use crate::config::Diagnostic;
+use crate::config::diagnostic::Diagnostic;
 use crate::prompts::catalog::{self, FamilyError};
 use crate::prompts::split::Arm;
 use crate::prompts::{PromptChoice, PromptFamily, PromptRef, Split};

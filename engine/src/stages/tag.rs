@@ -10,7 +10,7 @@ use serde_saphyr::Spanned;
 
 use super::CompileCx;
 use super::route::to_dynamic;
-use crate::config::Diagnostic;
+use crate::config::diagnostic::Diagnostic;
 use crate::script::{Script, ScriptError, describe};
 use crate::store::{Filter, Metadata};
 
