@@ -21,7 +21,7 @@ use std::time::Instant;
 use futures_util::{StreamExt, stream};
 
 use super::Pipeline;
-use super::query::{MAX_QUERY_CHARS, QueryError, QueryRequest, QueryResponse, RouteInfo, StageUsage, Usage};
+use super::query::{MAX_QUERY_CHARS, QueryError, QueryRequest, QueryResponse, RouteInfo, Source, StageUsage, Usage};
 use super::stream::{QueryEvent, QueryStream};
 use crate::guard::{GuardAction, GuardSide, GuardrailReport};
 use crate::prompts::{Assignment, PromptVersion};
@@ -123,9 +123,7 @@ impl Pipeline {
                 response.sources.clear();
             } else {
                 response.answer = checked.text;
-                let found = guardrails
-                    .chain
-                    .mask_sources(response.sources.iter_mut().map(|s| &mut s.text));
+                let found = guardrails.chain.mask_sources(source_texts(&mut response.sources));
                 report.extend(found);
             }
         }
@@ -183,10 +181,7 @@ impl Pipeline {
         let events = stream::unfold(state, move |(mut inner, mut input, this)| async move {
             let out = match inner.next().await? {
                 QueryEvent::Route { route, mut sources } => {
-                    this.spec
-                        .guardrails
-                        .chain
-                        .mask_sources(sources.iter_mut().map(|s| &mut s.text));
+                    this.spec.guardrails.chain.mask_sources(source_texts(&mut sources));
                     vec![QueryEvent::Route { route, sources }]
                 }
                 QueryEvent::Delta(_) if hold => Vec::new(),
@@ -271,4 +266,14 @@ fn blocked_stream(response: QueryResponse) -> QueryStream {
         QueryEvent::Done(Box::new(response)),
     ];
     Box::pin(stream::iter(events))
+}
+
+/// What the guards mask in returned sources: each one's text, title and section
+/// (a heading can hold an e-mail address as well as the text under it).
+fn source_texts(sources: &mut [Source]) -> impl Iterator<Item = &mut String> {
+    sources.iter_mut().flat_map(
+        |Source {
+             text, title, section, ..
+         }| [Some(text), Some(title), section.as_mut()].into_iter().flatten(),
+    )
 }
