@@ -128,21 +128,15 @@ impl StoreConfig {
                 if !prefix.is_empty() && !prefix.ends_with('/') {
                     prefix.push('/');
                 }
-                if let Some(url) = &s3.endpoint_url
-                    && !(url.value.starts_with("http://") || url.value.starts_with("https://"))
-                {
-                    cx.push(Diagnostic::spanned(
-                        cx.file,
-                        url,
-                        "ingest.store.s3.endpoint_url",
-                        format!("`{}` is not an http:// or https:// URL", url.value),
-                    ));
-                }
+                let endpoint_url = s3
+                    .endpoint_url
+                    .as_ref()
+                    .map(|u| cx.http_url("ingest.store.s3.endpoint_url".to_owned(), u));
                 StoreSpec::S3(S3Location {
                     bucket: s3.bucket.value.clone(),
                     prefix,
                     region: s3.region.clone(),
-                    endpoint_url: s3.endpoint_url.as_ref().map(|u| u.value.clone()),
+                    endpoint_url,
                 })
             }
         }

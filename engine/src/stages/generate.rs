@@ -265,13 +265,16 @@ fn compile_model(
             let generator: Arc<dyn Generator> = if provider == LlmProvider::Bedrock {
                 let target = AwsTarget {
                     region: m.region.as_ref().map(|r| r.value.clone()),
-                    endpoint_url: m.endpoint_url.as_ref().map(|u| check_url(cx, key, "endpoint_url", u)),
+                    endpoint_url: m
+                        .endpoint_url
+                        .as_ref()
+                        .map(|u| cx.http_url(format!("{key}.endpoint_url"), u)),
                 };
                 Arc::new(Bedrock::new(id.clone(), target, inference))
             } else {
                 let base = required(cx, key, m, m.base_url.as_ref(), "base_url")?;
                 let target = OpenAiTarget {
-                    base_url: check_url(cx, key, "base_url", base),
+                    base_url: cx.http_url(format!("{key}.base_url"), base),
                     api_key_env: m.api_key_env.as_ref().map(|e| e.value.clone()),
                 };
                 Arc::new(OpenAiChat::new(id.clone(), target, inference))
@@ -298,19 +301,6 @@ fn required<'a>(
         ));
     }
     value
-}
-
-/// An http(s) URL without a trailing slash.
-fn check_url(cx: &mut CompileCx<'_>, key: &str, name: &str, url: &Spanned<String>) -> String {
-    if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
-        cx.push(Diagnostic::spanned(
-            cx.file,
-            url,
-            format!("{key}.{name}"),
-            format!("`{}` is not an http:// or https:// URL", url.value),
-        ));
-    }
-    url.value.trim_end_matches('/').to_owned()
 }
 
 /// Keys set that `provider` does not read: a mistake worth saying.

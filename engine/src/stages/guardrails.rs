@@ -385,17 +385,10 @@ fn compile_bedrock(cx: &mut CompileCx<'_>, b: &BedrockGuardrailConfig) -> Bedroc
             format!("`{version}` is not a guardrail version: use a number such as \"1\", or DRAFT"),
         ));
     }
-    let endpoint_url = b.endpoint_url.as_ref().map(|u| {
-        if !(u.value.starts_with("http://") || u.value.starts_with("https://")) {
-            cx.push(Diagnostic::spanned(
-                cx.file,
-                u,
-                format!("{key}.endpoint_url"),
-                format!("`{}` is not an http:// or https:// URL", u.value),
-            ));
-        }
-        u.value.trim_end_matches('/').to_owned()
-    });
+    let endpoint_url = b
+        .endpoint_url
+        .as_ref()
+        .map(|u| cx.http_url(format!("{key}.endpoint_url"), u));
     let policy = compile_policy(cx, key, b.retry.as_ref(), b.timeout_ms.as_ref());
     let sides = sides(cx, key, b.apply_to.as_ref());
     let target = AwsTarget {

@@ -416,7 +416,10 @@ impl EmbedConfig {
                 );
                 spec.remote = RemoteEmbed::Bedrock(AwsTarget {
                     region: self.region.as_ref().map(|r| r.value.clone()),
-                    endpoint_url: self.endpoint_url.as_ref().map(|u| url(cx, "endpoint_url", u)),
+                    endpoint_url: self
+                        .endpoint_url
+                        .as_ref()
+                        .map(|u| cx.http_url("ingest.embed.endpoint_url".to_owned(), u)),
                 });
                 if let Some(id) = &spec.model_id
                     && !cx.pricing.embeddings.contains_key(id)
@@ -448,7 +451,7 @@ impl EmbedConfig {
                 spec.dims = self.dims.as_ref().map_or(0, |d| d.value as usize);
                 spec.model_id = self.model_id.as_ref().map(|m| m.value.clone());
                 let base_url = match &self.base_url {
-                    Some(u) => url(cx, "base_url", u),
+                    Some(u) => cx.http_url("ingest.embed.base_url".to_owned(), u),
                     None => {
                         missing(cx, "base_url");
                         String::new()
@@ -510,19 +513,6 @@ impl EmbedConfig {
             });
         }
     }
-}
-
-/// An http(s) URL without a trailing slash.
-fn url(cx: &mut CompileCx<'_>, key: &str, url: &Spanned<String>) -> String {
-    if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
-        cx.push(Diagnostic::spanned(
-            cx.file,
-            url,
-            format!("ingest.embed.{key}"),
-            format!("`{}` is not an http:// or https:// URL", url.value),
-        ));
-    }
-    url.value.trim_end_matches('/').to_owned()
 }
 
 /// Short hex sha256 of the parts, each length-prefixed so no two lists collide.

@@ -15,6 +15,8 @@ pub mod tag;
 
 use std::path::Path;
 
+use serde_saphyr::Spanned;
+
 use crate::config::diagnostic::Diagnostic;
 
 /// What every stage's compile step gets: the pipeline file (for locations and
@@ -48,6 +50,19 @@ impl CompileCx<'_> {
             }
         }
         out
+    }
+
+    /// `url` without a trailing slash; a diagnostic at `key_path` unless it is http(s).
+    pub fn http_url(&mut self, key_path: String, url: &Spanned<String>) -> String {
+        if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
+            self.push(Diagnostic::spanned(
+                self.file,
+                url,
+                key_path,
+                format!("`{}` is not an http:// or https:// URL", url.value),
+            ));
+        }
+        url.value.trim_end_matches('/').to_owned()
     }
 
     /// Record a problem and go on, so all problems are reported at once.
