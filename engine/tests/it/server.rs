@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-use crate::support::{SERVER_CONFIG, Server, client, shared_doc};
+use crate::support::{SERVER_CONFIG, Server, client, fixture_doc};
 
 async fn query(s: &Server, pipeline: &str, body: Value) -> (StatusCode, Value) {
     let r = client()
@@ -286,7 +286,7 @@ async fn upload_errors_are_per_file_and_keep_the_index_intact() {
     assert_eq!(status, 415, "{body}");
     assert_error(&body, "unsupported_type");
 
-    let encrypted = std::fs::read(shared_doc("pdf/pypdf-encrypted-openpassword.pdf")).unwrap();
+    let encrypted = std::fs::read(fixture_doc("pdf/pypdf-encrypted-openpassword.pdf")).unwrap();
     let (status, body) = upload(
         &s,
         "hr",

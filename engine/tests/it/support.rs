@@ -94,9 +94,7 @@ pub fn cli_env(config_dir: &str, data_dir: &Path, args: &[&str], envs: &[(&str, 
     (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap())
 }
 
-/// A sample document from the shared test data (`../shared/data/docs` beside the repo).
-pub fn shared_doc(rel: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/docs")
-        .join(rel)
+/// A sample document (`tests/fixtures/docs`, licences in its `SOURCES.md`).
+pub fn fixture_doc(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/docs").join(rel)
 }

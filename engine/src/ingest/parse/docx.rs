@@ -359,7 +359,7 @@ mod tests {
 
     /// (heading, text) of each section of a sample document.
     fn sections(name: &str) -> Vec<(Option<String>, String)> {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/docs/docx/");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/docs/docx/");
         let bytes = std::fs::read(format!("{path}{name}")).unwrap();
         let doc = parse(&bytes, &ParseLimits::default()).unwrap();
         doc.sections.into_iter().map(|s| (s.heading, s.text)).collect()

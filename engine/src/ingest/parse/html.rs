@@ -256,7 +256,7 @@ mod tests {
     use super::*;
 
     fn read(name: &str) -> Extracted {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/docs/html/");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/docs/html/");
         parse(&std::fs::read(format!("{path}{name}")).unwrap())
     }
 

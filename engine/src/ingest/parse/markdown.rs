@@ -160,7 +160,7 @@ mod tests {
     use super::*;
 
     fn read(name: &str) -> Vec<u8> {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/docs/md/");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/docs/md/");
         std::fs::read(format!("{path}{name}")).unwrap()
     }
 

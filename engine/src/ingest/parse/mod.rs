@@ -236,7 +236,7 @@ mod tests {
 
     use super::*;
 
-    const DOCS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/docs/");
+    const DOCS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/docs/");
 
     /// Every sample document and its outcome: `ok` and a text it must contain (`\n`, `\t`
     /// escaped), or `err` and the error code.
@@ -263,7 +263,6 @@ html/pypdf-habibi.html | ok | حَبيبي habibi
 md/golang-faq.md | ok | At the time of Go's inception in 2007
 md/rust-book-ch04-01-what-is-ownership.md | ok | _Ownership_ is a set of rules
 md/rust-book-ch04-02-references-and-borrowing.md | ok | A reference is like a pointer
-pdf/financebench-3M_2018_10K.pdf | ok | SECURITIES AND EXCHANGE COMMISSION
 pdf/pdfminer-aes-256-password-foo.pdf | err | encrypted
 pdf/pdfminer-issue-449-vertical.pdf | ok | Vertical
 pdf/pdfminer-jo-japanese.pdf | ok | わたくしといふ現象は假定された有機交流電燈のひとつの青い照明です
