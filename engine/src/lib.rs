@@ -22,3 +22,4 @@ pub mod script;
 pub mod stages;
 pub mod store;
 pub mod sync;
+pub mod vocab;

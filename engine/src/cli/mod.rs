@@ -139,7 +139,7 @@ pub struct SchemaArgs {
 
 fn schema(args: &SchemaArgs) -> anyhow::Result<ExitCode> {
     let schema = if args.pricing {
-        crate::config::pricing::schema()
+        crate::vocab::pricing::schema()
     } else {
         crate::config::schema()
     };

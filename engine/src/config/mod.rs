@@ -2,19 +2,12 @@
 //! them into a [`PipelineSpec`] and reports every problem at once with
 //! `file:line:col: key.path: message`.
 
-pub mod diagnostic;
-pub mod pricing;
-pub mod yaml;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use diagnostic::{ConfigError, Diagnostic};
-pub use pricing::PriceTable;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
-pub use yaml::from_yaml;
 
 use crate::stages::CompileCx;
 use crate::stages::generate::{GenerateConfig, GenerateStage};
@@ -22,6 +15,7 @@ use crate::stages::guardrails::{GuardrailStage, GuardrailsConfig};
 use crate::stages::ingest::{IngestConfig, IngestStage};
 use crate::stages::retrieve::{RetrieveConfig, RetrieveStage};
 use crate::stages::route::{RouteConfig, RouteStage};
+use crate::vocab::{ConfigError, Diagnostic, PriceTable, from_yaml};
 
 /// A pipeline file: its stages, and the index it reads and writes.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

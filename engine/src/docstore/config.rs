@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::config::diagnostic::Diagnostic;
+use crate::vocab::diagnostic::Diagnostic;
 use crate::stages::CompileCx;
 
 /// The document store: the source of truth the index is built from. Uploads are

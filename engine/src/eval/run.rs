@@ -14,7 +14,7 @@ use super::dataset::{CorpusDoc, Dataset, Query};
 use super::keyword_only::KeywordOnly;
 use super::metrics;
 use crate::config::PipelineSpec;
-use crate::ingest::run::document_id;
+use crate::vocab::ids::document_id;
 use crate::ingest::{self, FileOutcome, FileReport, IngestError, IngestTarget};
 use crate::pipeline::{Pipeline, Resources};
 use crate::providers::embed::Embedder;

@@ -13,7 +13,8 @@ use super::chunk::{Chunk, ChunkSettings, chunk_document};
 use super::parse::{self, DocFormat, ParseError, ParsedDocument, detect_format};
 use crate::providers::ProviderError;
 use crate::providers::embed::Embedder;
-use crate::stages::ingest::{IngestStage, fingerprint};
+use crate::stages::ingest::IngestStage;
+use crate::vocab::ids::{document_id, fingerprint};
 use crate::stages::tag::{self, TEXT_HEAD_CHARS, TagError, TagInput};
 use crate::store::{DocumentRecord, EmbedderInfo, Filter, Index, Metadata, NewChunk, NewDocument, StoreError};
 
@@ -427,11 +428,6 @@ fn text_head(doc: &ParsedDocument) -> String {
         head.push_str(&section.text);
     }
     head.chars().take(TEXT_HEAD_CHARS).collect()
-}
-
-/// Stable document id for a source: re-ingesting the same source replaces its document.
-pub fn document_id(source: &str) -> String {
-    hex::encode(Sha256::digest(source.as_bytes()))[..16].to_owned()
 }
 
 /// The file name without its extension, as a fallback title.

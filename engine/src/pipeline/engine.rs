@@ -14,7 +14,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 
 use super::{Resources, Snapshot, index_options};
-use crate::config::{ConfigError, Diagnostic};
+use crate::vocab::{ConfigError, Diagnostic};
 use crate::prompts::PromptStats;
 use crate::reload::ReloadStatus;
 use crate::stages::ingest::EmbedSpec;

@@ -23,7 +23,8 @@ pub use query::{
 pub use resources::{Resources, open_embedder};
 pub use stream::{QueryEvent, QueryStream};
 
-use crate::config::{self, ConfigError, Diagnostic, PipelineSpec};
+use crate::config::{self, PipelineSpec};
+use crate::vocab::{ConfigError, Diagnostic};
 use crate::docstore::DocStore;
 use crate::ingest::{self, IngestError, IngestInput, IngestReport, IngestTarget};
 use crate::providers::ProviderError;

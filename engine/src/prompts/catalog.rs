@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
 use super::Prompt;
-use crate::config::diagnostic::Diagnostic;
+use crate::vocab::diagnostic::Diagnostic;
 
 /// A reference to a prompt as a pipeline writes it: `name` or `name@version`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,8 +16,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::config::diagnostic::Diagnostic;
-use crate::config::yaml::from_yaml;
+use crate::vocab::diagnostic::Diagnostic;
+use crate::vocab::yaml::from_yaml;
 
 /// The front matter of a prompt version.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::front_matter;
-use crate::config::diagnostic::Diagnostic;
+use crate::vocab::diagnostic::Diagnostic;
 
 /// Variables a prompt may use.
 pub const VARIABLES: &[&str] = &["question", "context", "sources", "pipeline"];

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::config::ConfigError;
+use crate::vocab::ConfigError;
 
 /// Whether the files on disk are what is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -97,7 +97,7 @@ fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Diagnostic;
+    use crate::vocab::Diagnostic;
 
     #[test]
     fn counts_and_keeps_the_last_error() {

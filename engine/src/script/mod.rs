@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rhai::{AST, Dynamic, Engine, EvalAltResult, Scope};
 use sha2::Digest;
 
-use crate::config::diagnostic::Diagnostic;
+use crate::vocab::diagnostic::Diagnostic;
 
 /// Operations a script may run per call (an empty loop runs ~15 M/s here, so this
 /// stops a runaway script in a few milliseconds).

@@ -10,8 +10,8 @@ use serde_saphyr::Spanned;
 
 use super::CompileCx;
 use super::resilience::{RetryConfig, compile_policy};
-use crate::config::diagnostic::Diagnostic;
-use crate::config::pricing::ModelPrice;
+use crate::vocab::diagnostic::Diagnostic;
+use crate::vocab::pricing::ModelPrice;
 use crate::providers::aws::AwsTarget;
 use crate::providers::llm::bedrock::Bedrock;
 use crate::providers::llm::openai::{OpenAiChat, OpenAiTarget};

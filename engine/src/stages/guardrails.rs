@@ -21,7 +21,7 @@ use serde_saphyr::Spanned;
 
 use super::CompileCx;
 use super::resilience::{RetryConfig, compile_policy};
-use crate::config::diagnostic::Diagnostic;
+use crate::vocab::diagnostic::Diagnostic;
 use crate::guard::bedrock::BedrockGuard;
 use crate::guard::content_filter::ContentFilter;
 use crate::guard::phrases::Phrase;
@@ -403,7 +403,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::config::{PriceTable, from_yaml};
+    use crate::vocab::{PriceTable, from_yaml};
     use crate::guard::{GuardAction, GuardSide};
 
     fn compile(yaml: &str) -> Result<GuardrailStage, String> {

@@ -9,8 +9,9 @@ use serde_saphyr::Spanned;
 
 use super::CompileCx;
 use super::resilience::{RetryConfig, compile_policy};
-use super::tag::{MetadataField, TagConfig};
-use crate::config::diagnostic::Diagnostic;
+use super::tag::TagConfig;
+use crate::vocab::diagnostic::Diagnostic;
+use crate::vocab::ids::fingerprint;
 use crate::docstore::{StoreConfig, StoreSpec};
 use crate::ingest::parse::ParseLimits;
 use crate::providers::aws::AwsTarget;
@@ -18,7 +19,7 @@ use crate::providers::embed::titan::TITAN_DIMS;
 use crate::providers::openai_http::OpenAiTarget;
 use crate::providers::resilience::RetryPolicy;
 use crate::script::Script;
-use crate::store::Metadata;
+use crate::vocab::{Metadata, MetadataField};
 
 /// How documents enter the index.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -513,15 +514,4 @@ impl EmbedConfig {
             });
         }
     }
-}
-
-/// Short hex sha256 of the parts, each length-prefixed so no two lists collide.
-pub fn fingerprint(parts: &[&str]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_le_bytes());
-        h.update(p.as_bytes());
-    }
-    hex::encode(h.finalize())[..16].to_owned()
 }

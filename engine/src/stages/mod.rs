@@ -17,7 +17,7 @@ use std::path::Path;
 
 use serde_saphyr::Spanned;
 
-use crate::config::diagnostic::Diagnostic;
+use crate::vocab::diagnostic::Diagnostic;
 
 /// What every stage's compile step gets: the pipeline file (for locations and
 /// relative paths), the config directory (for prompts) and the price table.
@@ -25,7 +25,7 @@ pub struct CompileCx<'a> {
     pub file: &'a Path,
     pub config_dir: &'a Path,
     /// The price table (`pricing.yaml`), for the models' and embedder's prices.
-    pub pricing: &'a crate::config::pricing::PriceTable,
+    pub pricing: &'a crate::vocab::pricing::PriceTable,
     pub diagnostics: Vec<Diagnostic>,
 }
 

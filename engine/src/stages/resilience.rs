@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::CompileCx;
-use crate::config::diagnostic::Diagnostic;
+use crate::vocab::diagnostic::Diagnostic;
 use crate::providers::resilience::RetryPolicy;
 
 /// How transient failures (throttling, 5xx, timeouts) are retried. Permanent ones

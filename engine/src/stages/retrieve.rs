@@ -7,7 +7,7 @@ use serde_saphyr::Spanned;
 
 use super::CompileCx;
 use super::fusion::{Fusion, FusionMethod, Normalization};
-use crate::config::diagnostic::Diagnostic;
+use crate::vocab::diagnostic::Diagnostic;
 use crate::store::{Filter, Stemming};
 
 /// Search settings.

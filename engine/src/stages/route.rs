@@ -13,7 +13,7 @@ use serde_saphyr::Spanned;
 use super::CompileCx;
 use super::features::QueryFeatures;
 use super::route_prompts::{self, SplitConfig};
-use crate::config::diagnostic::Diagnostic;
+use crate::vocab::diagnostic::Diagnostic;
 use crate::prompts::{Assignment, Prompt, PromptChoice, PromptFamily};
 use crate::script::{Script, ScriptError};
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::CompileCx;
-use crate::config::diagnostic::Diagnostic;
+use crate::vocab::diagnostic::Diagnostic;
 use crate::prompts::catalog::{self, FamilyError};
 use crate::prompts::split::Arm;
 use crate::prompts::{PromptChoice, PromptFamily, PromptRef, Split};
@@ -284,7 +284,8 @@ fn no_version(family: &PromptFamily, version: &str) -> String {
 mod tests {
     use std::path::Path;
 
-    use crate::config::{self, ConfigError, PipelineSpec};
+    use crate::config::{self, PipelineSpec};
+    use crate::vocab::ConfigError;
     use crate::prompts::{Assignment, PromptChoice};
     use crate::stages::features::QueryFeatures;
     use crate::stages::route::RouteInput;

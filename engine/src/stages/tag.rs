@@ -10,9 +10,9 @@ use serde_saphyr::Spanned;
 
 use super::CompileCx;
 use super::route::to_dynamic;
-use crate::config::diagnostic::Diagnostic;
+use crate::vocab::diagnostic::Diagnostic;
 use crate::script::{Script, ScriptError, describe};
-use crate::store::{Filter, Metadata};
+use crate::vocab::{Filter, Metadata, MetadataField};
 
 /// Characters of a document's text a tag script sees.
 pub const TEXT_HEAD_CHARS: usize = 2000;
@@ -25,36 +25,6 @@ pub struct TagConfig {
     /// any of `domain`, `department`, `doc_type` (strings) and `tags` (array of strings).
     #[schemars(with = "String")]
     pub script: Spanned<PathBuf>,
-}
-
-/// A metadata field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum MetadataField {
-    Domain,
-    Department,
-    DocType,
-    Tags,
-}
-
-impl MetadataField {
-    pub fn name(self) -> &'static str {
-        match self {
-            MetadataField::Domain => "domain",
-            MetadataField::Department => "department",
-            MetadataField::DocType => "doc_type",
-            MetadataField::Tags => "tags",
-        }
-    }
-
-    fn is_set(self, m: &Metadata) -> bool {
-        match self {
-            MetadataField::Domain => !m.domain.is_empty(),
-            MetadataField::Department => m.department.as_ref().is_some_and(|v| !v.is_empty()),
-            MetadataField::DocType => m.doc_type.as_ref().is_some_and(|v| !v.is_empty()),
-            MetadataField::Tags => !m.tags.is_empty(),
-        }
-    }
 }
 
 /// What a tag script sees.

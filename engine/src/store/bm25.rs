@@ -20,7 +20,7 @@ use tantivy::tokenizer::{
 };
 use tantivy::{IndexBuilder, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term};
 
-use super::facets::{DEPARTMENT, DOC_TYPE, DOMAIN, TAGS};
+use crate::vocab::metadata::{DEPARTMENT, DOC_TYPE, DOMAIN, TAGS};
 use super::{ChunkId, ChunkRecord, DocumentRecord, Filter, Stemming, StoreError};
 
 /// Analyzer names registered on every index (see [`register_analyzers`]).

@@ -7,32 +7,8 @@ use heed::{RoTxn, RwTxn};
 use roaring::RoaringBitmap;
 
 use super::lmdb::{Databases, decode_bitmap, encode_bitmap};
-use super::{Filter, Metadata, StoreError};
-
-/// Filter field: the document's domain.
-pub(super) const DOMAIN: &str = "domain";
-/// Filter field: the document's department.
-pub(super) const DEPARTMENT: &str = "department";
-/// Filter field: the document's type.
-pub(super) const DOC_TYPE: &str = "doc_type";
-/// Filter field: any of the document's tags.
-pub(super) const TAGS: &str = "tags";
-
-/// The (field, value) pairs a document's metadata contributes; tags deduplicated.
-pub(super) fn pairs(meta: &Metadata) -> Vec<(&'static str, &str)> {
-    let mut pairs = vec![(DOMAIN, meta.domain.as_str())];
-    if let Some(department) = &meta.department {
-        pairs.push((DEPARTMENT, department));
-    }
-    if let Some(doc_type) = &meta.doc_type {
-        pairs.push((DOC_TYPE, doc_type));
-    }
-    let mut tags: Vec<&str> = meta.tags.iter().map(String::as_str).collect();
-    tags.sort_unstable();
-    tags.dedup();
-    pairs.extend(tags.into_iter().map(|tag| (TAGS, tag)));
-    pairs
-}
+use super::StoreError;
+use crate::vocab::metadata::{Filter, Metadata};
 
 /// The LMDB key of one facet value.
 fn key(field: &str, value: &str) -> Vec<u8> {
@@ -47,7 +23,7 @@ fn key(field: &str, value: &str) -> Vec<u8> {
 ///
 /// Errors: `KeyLength` naming the first value that does not.
 pub(super) fn check_key_sizes(meta: &Metadata, max_key: usize) -> Result<(), StoreError> {
-    for (field, value) in pairs(meta) {
+    for (field, value) in meta.pairs() {
         let len = key(field, value).len();
         if len > max_key {
             return Err(StoreError::KeyLength {
@@ -64,33 +40,10 @@ pub(super) fn check_key_sizes(meta: &Metadata, max_key: usize) -> Result<(), Sto
 ///
 /// Errors: `UnknownFilterField` for the first unknown field.
 pub(super) fn validate(filter: &Filter) -> Result<(), StoreError> {
-    match filter
-        .fields
-        .keys()
-        .find(|field| ![DOMAIN, DEPARTMENT, DOC_TYPE, TAGS].contains(&field.as_str()))
-    {
-        Some(field) => Err(StoreError::UnknownFilterField { field: field.clone() }),
+    match filter.unknown_field() {
+        Some(field) => Err(StoreError::UnknownFilterField { field: field.to_owned() }),
         None => Ok(()),
     }
-}
-
-/// Whether a document's metadata passes a (validated) filter: AND across fields,
-/// OR within a field's values.
-pub(super) fn matches(filter: &Filter, meta: &Metadata) -> bool {
-    mismatch(filter, meta).is_none()
-}
-
-/// The first filter field `meta` fails, with the values `meta` has for it.
-pub(super) fn mismatch<'f, 'm>(filter: &'f Filter, meta: &'m Metadata) -> Option<(&'f str, Vec<&'m str>)> {
-    let values = pairs(meta);
-    filter.fields.iter().find_map(|(field, wanted)| {
-        let have: Vec<&str> = values
-            .iter()
-            .filter(|&&(f, _)| f == field.as_str())
-            .map(|&(_, v)| v)
-            .collect();
-        (!have.iter().any(|v| wanted.iter().any(|w| w == v))).then_some((field.as_str(), have))
-    })
 }
 
 /// The chunk ids passing a (validated) filter, or `None` when everything passes: the
@@ -133,14 +86,14 @@ pub(super) struct FacetDelta {
 impl FacetDelta {
     /// Records that `chunks` now carry `meta`.
     pub fn add(&mut self, meta: &Metadata, chunks: &RoaringBitmap) {
-        for (field, value) in pairs(meta) {
+        for (field, value) in meta.pairs() {
             self.changes.entry(key(field, value)).or_default().0 |= chunks;
         }
     }
 
     /// Records that `chunks` (which carried `meta`) are gone.
     pub fn remove(&mut self, meta: &Metadata, chunks: &RoaringBitmap) {
-        for (field, value) in pairs(meta) {
+        for (field, value) in meta.pairs() {
             self.changes.entry(key(field, value)).or_default().1 |= chunks;
         }
     }
@@ -186,25 +139,6 @@ mod tests {
                 .map(|(f, vs)| ((*f).to_owned(), vs.iter().map(|v| (*v).to_owned()).collect()))
                 .collect(),
         }
-    }
-
-    #[test]
-    fn pairs_cover_every_field_and_dedup_tags() {
-        assert_eq!(
-            pairs(&meta()),
-            vec![(DOMAIN, "hr"), (DEPARTMENT, "people"), (TAGS, "a"), (TAGS, "b")]
-        );
-    }
-
-    #[test]
-    fn matches_is_and_across_fields_or_within() {
-        let m = meta();
-        assert!(matches(&Filter::default(), &m));
-        assert!(matches(&filter(&[("domain", &["it", "hr"])]), &m));
-        assert!(matches(&filter(&[("domain", &["hr"]), ("tags", &["z", "a"])]), &m));
-        assert!(!matches(&filter(&[("domain", &["hr"]), ("tags", &["z"])]), &m));
-        assert!(!matches(&filter(&[("doc_type", &["policy"])]), &m));
-        assert!(!matches(&filter(&[("domain", &[])]), &m));
     }
 
     #[test]

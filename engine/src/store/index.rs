@@ -132,7 +132,7 @@ impl Index {
         let mut out = Vec::new();
         for entry in self.dbs.documents.iter(&rtxn)? {
             let (_, record) = entry?;
-            if facets::matches(filter, &record.metadata) {
+            if filter.matches(&record.metadata) {
                 out.push(record);
             }
         }

@@ -6,8 +6,6 @@
 //! is committed after it, tagged with the same generation number, and rebuilt from
 //! LMDB on open when a crash left the two apart.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 mod bm25;
@@ -24,6 +22,8 @@ mod write;
 pub use embed_cache::{CacheKey, EmbeddingCache, cache_key};
 pub use index::{Index, IndexOptions};
 pub use quantized::QuantizedVectors;
+
+pub use crate::vocab::metadata::{Filter, Metadata};
 
 /// Chunk ids are `u32` because arroy item ids are.
 pub type ChunkId = u32;
@@ -93,15 +93,6 @@ pub struct EmbedderInfo {
     pub dims: usize,
 }
 
-/// Metadata every document carries; filters match on these fields.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Metadata {
-    pub domain: String,
-    pub department: Option<String>,
-    pub doc_type: Option<String>,
-    pub tags: Vec<String>,
-}
-
 /// A stored document (without its chunks).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocumentRecord {
@@ -158,26 +149,6 @@ pub struct NewDocument {
     /// `chunk_count` is set by the store.
     pub record: DocumentRecord,
     pub chunks: Vec<NewChunk>,
-}
-
-/// Metadata filter: a chunk passes when, for every field, its value (any of its
-/// tags for `tags`) is one of the listed values. An empty filter passes everything.
-/// Fields: `domain`, `department`, `doc_type`, `tags`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Filter {
-    pub fields: BTreeMap<String, Vec<String>>,
-}
-
-impl Filter {
-    /// Whether a document with `meta` passes this filter.
-    pub fn matches(&self, meta: &Metadata) -> bool {
-        facets::matches(self, meta)
-    }
-
-    /// The first field `meta` fails on, with the values `meta` has for it.
-    pub fn mismatch<'f, 'm>(&'f self, meta: &'m Metadata) -> Option<(&'f str, Vec<&'m str>)> {
-        facets::mismatch(self, meta)
-    }
 }
 
 /// Counts for health and listing.

@@ -69,7 +69,7 @@ mod tests {
 
     fn doc(source: &str, origin: Option<&str>) -> DocumentRecord {
         DocumentRecord {
-            id: crate::ingest::run::document_id(source),
+            id: crate::vocab::ids::document_id(source),
             title: String::new(),
             source: source.to_owned(),
             format: "txt".to_owned(),
