@@ -9,11 +9,8 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
-pub mod docstore;
 pub mod eval;
-pub mod guard;
 pub mod http;
-pub mod ingest;
 pub mod pipeline;
 pub mod prompts;
 pub mod providers;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::stats::{Latency, per_second};
 use crate::providers::ProviderError;
 use crate::providers::embed::Embedder;
-use crate::stages::ingest::EmbedSpec;
+use crate::stages::ingest::embed::EmbedSpec;
 
 /// Calls made before timing starts (first-call allocations, page faults).
 const WARMUP_CALLS: usize = 5;
@@ -20,7 +20,7 @@ const WARMUP_CALLS: usize = 5;
 /// # Errors
 /// [`ProviderError::ModelUnavailable`] when the local model cannot be fetched or loaded.
 pub fn uncached(spec: &EmbedSpec, model_dir: &Path) -> Result<Arc<dyn Embedder>, ProviderError> {
-    crate::pipeline::open_embedder(spec, model_dir)
+    spec.open(model_dir)
 }
 
 /// Latency of embedding one query per call, and the vectors (in input order).

@@ -22,9 +22,9 @@ use serde::Serialize;
 use crate::config::PipelineSpec;
 use crate::eval::EvalError;
 use crate::eval::dataset::load_texts;
-use crate::ingest::IngestError;
+use crate::pipeline::ingest::IngestError;
 use crate::providers::ProviderError;
-use crate::stages::ingest::EmbedSpec;
+use crate::stages::ingest::embed::EmbedSpec;
 use crate::store::{Filter, StoreError};
 
 /// Tokens/s of the numpy/OpenBLAS all-MiniLM-L6-v2 reference on these machines (DESIGN.md).

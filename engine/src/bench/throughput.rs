@@ -12,9 +12,9 @@ use super::stats::{per_second, ratio};
 use super::{BenchError, BenchOptions, hash_baseline};
 use crate::config::PipelineSpec;
 use crate::eval::dataset::CorpusDoc;
-use crate::ingest::IngestInput;
 use crate::pipeline::{Pipeline, Resources};
-use crate::stages::ingest::{EmbedProvider, EmbedSpec};
+use crate::stages::ingest::embed::{EmbedProvider, EmbedSpec};
+use crate::stages::ingest::sources::IngestInput;
 
 /// Name of the index inside each temporary data dir.
 const INDEX: &str = "bench";

@@ -9,9 +9,9 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Cli;
-use crate::ingest::run::collect_inputs;
-use crate::ingest::{FileOutcome, IngestReport};
 use crate::pipeline::Pipeline;
+use crate::pipeline::ingest::{FileOutcome, IngestReport};
+use crate::stages::ingest::sources::collect_inputs;
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -48,7 +48,7 @@ pub fn ingest_pipeline(
     progress: bool,
 ) -> anyhow::Result<IngestReport> {
     let paths = if paths.is_empty() {
-        pipeline.spec.ingest.dirs.clone()
+        pipeline.spec.ingest.sources.dirs.clone()
     } else {
         paths.to_vec()
     };

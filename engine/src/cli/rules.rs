@@ -8,9 +8,10 @@ use anyhow::Context;
 use clap::Args;
 
 use super::Cli;
-use crate::ingest::parse::{self, ParseLimits};
-use crate::ingest::run::{file_stem, metadata_for};
+use crate::pipeline::ingest::file_stem;
 use crate::pipeline::{OneOrMany, Pipeline, QueryRequest};
+use crate::stages::ingest::parse::{self, ParseLimits};
+use crate::stages::ingest::tag::TagInput;
 
 #[derive(Debug, Args)]
 pub struct RouteArgs {
@@ -83,7 +84,8 @@ pub fn tag(cli: &Cli, args: &TagArgs) -> anyhow::Result<ExitCode> {
     let title = parsed.title.clone().unwrap_or_else(|| file_stem(&name));
     let source = args.file.display().to_string();
     let filter = &pipeline.spec.retrieve.filter;
-    match metadata_for(stage, filter, &source, &name, &title, &parsed, stage.defaults.clone()) {
+    let input = TagInput::new(&source, &name, &title, &parsed, stage.defaults.clone());
+    match stage.tag.run(&input, filter) {
         Ok(m) => {
             println!("{}", serde_json::to_string_pretty(&m)?);
             Ok(ExitCode::SUCCESS)

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::Cli;
-use crate::docstore::{DocStore, S3Location, StoreSpec};
+use crate::providers::docstore::{DocStore, S3Location, StoreSpec};
 use crate::sync::{ObjectReport, ObjectStatus, SyncOptions, scopes_for, sync};
 
 #[derive(Debug, Args)]

@@ -10,8 +10,9 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::stages::CompileCx;
+use crate::stages::Stage;
 use crate::stages::generate::{GenerateConfig, GenerateStage};
-use crate::stages::guardrails::{GuardrailStage, GuardrailsConfig};
+use crate::stages::guard::{GuardrailStage, GuardrailsConfig};
 use crate::stages::ingest::{IngestConfig, IngestStage};
 use crate::stages::retrieve::{RetrieveConfig, RetrieveStage};
 use crate::stages::route::{RouteConfig, RouteStage};
@@ -71,7 +72,7 @@ impl PipelineSpec {
     /// file, its scripts, and each prompt's directory (or single file) and versions.
     pub fn files_to_watch(&self) -> Vec<PathBuf> {
         let mut files = vec![self.file.clone()];
-        files.extend(self.ingest.tag.iter().map(|s| s.path.clone()));
+        files.extend(self.ingest.files_to_watch());
         files.extend(self.route.script.iter().map(|s| s.path.clone()));
         for family in self.route.families.values() {
             files.push(family.path.clone());

@@ -20,8 +20,8 @@ pub struct CorpusDoc {
 
 impl CorpusDoc {
     /// This document as ingest input (its id is the source; pipeline metadata defaults).
-    pub fn to_input(&self) -> crate::ingest::IngestInput {
-        crate::ingest::IngestInput::Text {
+    pub fn to_input(&self) -> crate::stages::ingest::sources::IngestInput {
+        crate::stages::ingest::sources::IngestInput::Text {
             source: self.id.clone(),
             title: self.title.clone(),
             text: self.text.clone(),

@@ -16,8 +16,8 @@ pub use metrics::Scores;
 pub use report::{EvalReport, Timings, report};
 pub use run::{EvalIndex, IndexSummary, QueryRun, SearchSummary, default_depth};
 
-use crate::ingest::IngestError;
 use crate::pipeline::QueryError;
+use crate::pipeline::ingest::IngestError;
 use crate::store::StoreError;
 
 /// Why an evaluation failed.

@@ -14,12 +14,12 @@ use super::dataset::{CorpusDoc, Dataset, Query};
 use super::keyword_only::KeywordOnly;
 use super::metrics;
 use crate::config::PipelineSpec;
-use crate::vocab::ids::document_id;
-use crate::ingest::{self, FileOutcome, FileReport, IngestError, IngestTarget};
+use crate::pipeline::ingest::{self, FileOutcome, FileReport, IngestError, IngestTarget};
 use crate::pipeline::{Pipeline, Resources};
 use crate::providers::embed::Embedder;
 use crate::stages::retrieve::SearchMode;
 use crate::store::{Filter, Index};
+use crate::vocab::ids::document_id;
 
 /// Documents a ranking keeps: enough for recall@100.
 const RANKING_DEPTH: usize = 100;

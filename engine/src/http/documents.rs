@@ -9,8 +9,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
-use crate::docstore::DocStoreError;
-use crate::ingest::{FileOutcome, IngestError};
+use crate::pipeline::ingest::{FileError, FileOutcome, IngestError};
+use crate::providers::docstore::DocStoreError;
 use crate::store::{DocumentRecord, Metadata};
 use crate::sync::{RemoveError, UploadError, UploadFile, UploadedFile};
 
@@ -207,19 +207,19 @@ pub(super) fn store_status(e: &DocStoreError) -> (StatusCode, &'static str) {
 
 /// Every file failed: the status says why when they all failed the same way.
 fn all_failed(files: Vec<UploadedFile>) -> ApiError {
-    let codes: Vec<&str> = files
+    let errors: Vec<FileError> = files
         .iter()
         .filter_map(|f| match &f.outcome {
-            FileOutcome::Failed { code, .. } => Some(code.as_str()),
+            FileOutcome::Failed { error, .. } => Some(*error),
             _ => None,
         })
         .collect();
-    let same = |c: &str| codes.iter().all(|x| *x == c);
-    let (status, code) = if same("unsupported_type") {
+    let same = |e: FileError| errors.iter().all(|x| *x == e);
+    let (status, code) = if same(FileError::UnsupportedType) {
         (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type")
-    } else if same("too_large") {
+    } else if same(FileError::TooLarge) {
         (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
-    } else if same("forbidden_metadata") {
+    } else if same(FileError::ForbiddenMetadata) {
         (StatusCode::FORBIDDEN, "forbidden")
     } else {
         (StatusCode::UNPROCESSABLE_ENTITY, "unreadable")

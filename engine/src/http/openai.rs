@@ -34,8 +34,8 @@ use self::types::{
     RaglineExtension, finish_reason,
 };
 use super::AppState;
-use crate::guard::GuardAction;
 use crate::pipeline::{Pipeline, QueryRequest};
+use crate::stages::guard::GuardAction;
 
 /// Answer the last user message with the pipeline `model`.
 #[utoipa::path(

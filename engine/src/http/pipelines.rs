@@ -9,10 +9,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
-use crate::guard::InterventionCounts;
 use crate::pipeline::{Engine, Pipeline, PromptInfo};
 use crate::prompts::{PromptChoice, PromptVersion};
 use crate::reload::ReloadStatus;
+use crate::stages::guard::InterventionCounts;
 
 /// Liveness.
 #[derive(Serialize, ToSchema)]

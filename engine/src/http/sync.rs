@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::documents::store_status;
 use super::{ApiError, AppState};
-use crate::ingest::IngestError;
+use crate::pipeline::ingest::IngestError;
 use crate::sync::{SyncError, SyncOptions, SyncReport, scopes_for, sync};
 
 /// Options of a sync; the body may be empty.

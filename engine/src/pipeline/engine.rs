@@ -14,10 +14,10 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 
 use super::{Resources, Snapshot, index_options};
-use crate::vocab::{ConfigError, Diagnostic};
 use crate::prompts::PromptStats;
 use crate::reload::ReloadStatus;
-use crate::stages::ingest::EmbedSpec;
+use crate::stages::ingest::embed::EmbedSpec;
+use crate::vocab::{ConfigError, Diagnostic};
 
 /// The running engine.
 pub struct Engine {

@@ -1,5 +1,5 @@
 //! The public ways to ask a pipeline, [`Pipeline::query`] and [`Pipeline::query_stream`],
-//! and the guardrails around them ([`crate::guard`]): the query is checked before
+//! and the guardrails around them ([`crate::stages::guard`]): the query is checked before
 //! retrieval and generation (and masked before anything downstream, logs included,
 //! sees it); the answer and its sources are checked before they are returned.
 //!
@@ -23,9 +23,9 @@ use futures_util::{StreamExt, stream};
 use super::Pipeline;
 use super::query::{MAX_QUERY_CHARS, QueryError, QueryRequest, QueryResponse, RouteInfo, Source, StageUsage, Usage};
 use super::stream::{QueryEvent, QueryStream};
-use crate::guard::{GuardAction, GuardSide, GuardrailReport};
 use crate::prompts::{Assignment, PromptVersion};
 use crate::providers::llm::Generator as _;
+use crate::stages::guard::{GuardAction, GuardSide, GuardrailReport};
 
 /// `route.provider` of a query the guardrails refused before any model was called.
 pub const BLOCKED_PROVIDER: &str = "guardrail";
@@ -212,7 +212,7 @@ impl Pipeline {
         };
         usage.add(StageUsage {
             stage: stage.to_owned(),
-            model: bedrock.label(),
+            model: bedrock.guardrail.label(),
             guardrail_units: units,
             cost_usd: self.spec.pricing.guardrail_cost(units),
             ..StageUsage::default()

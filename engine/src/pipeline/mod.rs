@@ -5,6 +5,7 @@
 
 mod engine;
 mod guarded;
+pub mod ingest;
 mod prompt_listing;
 mod query;
 mod resources;
@@ -20,16 +21,17 @@ pub use prompt_listing::{PromptInfo, PromptVersionInfo, VersionUsage};
 pub use query::{
     FallbackInfo, OneOrMany, QueryError, QueryRequest, QueryResponse, RouteInfo, Source, StageUsage, Usage,
 };
-pub use resources::{Resources, open_embedder};
+pub use resources::Resources;
 pub use stream::{QueryEvent, QueryStream};
 
+use self::ingest::{IngestError, IngestReport, IngestTarget};
 use crate::config::{self, PipelineSpec};
-use crate::vocab::{ConfigError, Diagnostic};
-use crate::docstore::DocStore;
-use crate::ingest::{self, IngestError, IngestInput, IngestReport, IngestTarget};
 use crate::providers::ProviderError;
+use crate::providers::docstore::DocStore;
 use crate::providers::embed::Embedder;
+use crate::stages::ingest::sources::IngestInput;
 use crate::store::{Index, IndexOptions, StoreError};
+use crate::vocab::{ConfigError, Diagnostic};
 
 /// A compiled pipeline with access to the shared resources.
 pub struct Pipeline {

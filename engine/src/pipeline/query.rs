@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Pipeline;
-use crate::guard::GuardrailReport;
 use crate::prompts::{Assignment, PromptSource, PromptVersion, RenderError};
 use crate::providers::ProviderError;
 use crate::providers::embed::Embedder;
@@ -17,6 +16,7 @@ use crate::providers::llm::{ContextChunk, Fallback, GenerateRequest, Generation}
 use crate::stages::features::QueryFeatures;
 use crate::stages::fusion::Fused;
 use crate::stages::generate::ModelRuntime;
+use crate::stages::guard::GuardrailReport;
 use crate::stages::retrieve::SearchMode;
 use crate::stages::route::{Decision, RouteError, RouteHit, RouteInput};
 use crate::store::{Filter, Index, StoreError};

@@ -5,16 +5,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::docstore::StoreCache;
-use crate::guard::GuardCounters;
 use crate::providers::ProviderError;
-use crate::providers::embed::cached::CachedEmbedder;
-use crate::providers::embed::hash::HashEmbedder;
-use crate::providers::embed::local_bert::LocalBert;
-use crate::providers::embed::openai::OpenAiEmbedder;
-use crate::providers::embed::titan::TitanEmbedder;
-use crate::providers::embed::{Embedder, model_files};
-use crate::stages::ingest::{EmbedProvider, EmbedSpec, RemoteEmbed};
+use crate::providers::docstore::StoreCache;
+use crate::providers::embed::Embedder;
+use crate::stages::guard::GuardCounters;
+use crate::stages::ingest::embed::cached::CachedEmbedder;
+use crate::stages::ingest::embed::{EmbedProvider, EmbedSpec};
 use crate::store::{EmbeddingCache, Index, IndexOptions, StoreError};
 
 /// Open indexes and loaded embedders, opened on first use and kept.
@@ -96,7 +92,7 @@ impl Resources {
         if let Some(e) = embedders.get(spec) {
             return Ok(e.clone());
         }
-        let model = open_embedder(spec, &self.model_dir)?;
+        let model = spec.open(&self.model_dir)?;
         let embedder: Arc<dyn Embedder> = if spec.provider == EmbedProvider::Hash {
             model
         } else {
@@ -111,37 +107,4 @@ impl Resources {
         embedders.insert(spec.clone(), embedder.clone());
         Ok(embedder)
     }
-}
-
-/// The embedder `spec` names, without a cache: the local model loaded from
-/// `model_dir` (fetched if missing), or a client of a remote one.
-///
-/// # Errors
-/// [`ProviderError::ModelUnavailable`] when the local model cannot be fetched or
-/// loaded, or a remote embedder's runtime cannot start; [`ProviderError::InvalidInput`]
-/// for a spec its provider cannot serve.
-pub fn open_embedder(spec: &EmbedSpec, model_dir: &Path) -> Result<Arc<dyn Embedder>, ProviderError> {
-    let model_id = || spec.model_id.clone().unwrap_or_default();
-    Ok(match (&spec.provider, &spec.remote) {
-        (EmbedProvider::Hash, _) => Arc::new(HashEmbedder::new(spec.dims)),
-        (EmbedProvider::Local, _) => Arc::new(LocalBert::load(&model_files::ensure_minilm(model_dir)?)?),
-        (EmbedProvider::BedrockTitan, RemoteEmbed::Bedrock(target)) => Arc::new(TitanEmbedder::new(
-            model_id(),
-            spec.dims,
-            target.clone(),
-            spec.policy.clone(),
-        )?),
-        (EmbedProvider::OpenaiCompat, RemoteEmbed::OpenAi(target)) => Arc::new(OpenAiEmbedder::new(
-            model_id(),
-            spec.dims,
-            target.clone(),
-            spec.policy.clone(),
-        )?),
-        (p, _) => {
-            return Err(ProviderError::InvalidInput(format!(
-                "embed provider {} has no endpoint",
-                p.as_str()
-            )));
-        }
-    })
 }

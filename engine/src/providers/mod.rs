@@ -1,7 +1,10 @@
-//! Embedding and answer providers. Only this module talks to model runtimes and
-//! (through [`aws`]) to the AWS SDK.
+//! What ragline calls outside itself: embedding and answer models, the Bedrock
+//! guardrail, and the document stores (a directory, S3). Only this module talks to
+//! model runtimes and (through [`aws`]) to the AWS SDK.
 pub mod aws;
+pub mod docstore;
 pub mod embed;
+pub mod guardrail;
 pub mod llm;
 pub mod openai_http;
 pub mod resilience;

@@ -18,10 +18,10 @@ use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 
 use super::watch::{WatchError, is_change};
-use crate::ingest::parse::detect_format;
-use crate::ingest::run::collect_inputs;
-use crate::ingest::{FileOutcome, IngestInput};
+use crate::pipeline::ingest::FileOutcome;
 use crate::pipeline::{Engine, Pipeline};
+use crate::stages::ingest::parse::detect_format;
+use crate::stages::ingest::sources::{IngestInput, collect_inputs};
 
 /// How often the watched directories are compared with the config when nothing changes.
 const REFRESH: Duration = Duration::from_secs(2);
@@ -65,7 +65,14 @@ fn source_dirs(engine: &Engine) -> BTreeSet<PathBuf> {
         .snapshot()
         .pipelines
         .values()
-        .flat_map(|p| p.spec.ingest.dirs.iter().filter_map(|d| std::fs::canonicalize(d).ok()))
+        .flat_map(|p| {
+            p.spec
+                .ingest
+                .sources
+                .dirs
+                .iter()
+                .filter_map(|d| std::fs::canonicalize(d).ok())
+        })
         .collect()
 }
 
@@ -136,6 +143,7 @@ fn apply(engine: &Engine, root: &Path, changed: &BTreeSet<PathBuf>) {
         let dirs: Vec<PathBuf> = pipeline
             .spec
             .ingest
+            .sources
             .dirs
             .iter()
             .filter_map(|d| std::fs::canonicalize(d).ok())
@@ -224,8 +232,8 @@ fn reindex(pipeline: &Pipeline, root: &Path, present: &[PathBuf]) {
             tracing::info!(pipeline = %name, source = %file.source, chunks, "file changed; re-indexed")
         }
         FileOutcome::Unchanged { .. } => {}
-        FileOutcome::Failed { code, message } => {
-            tracing::warn!(pipeline = %name, source = %file.source, code = %code, "cannot index a changed file: {message}")
+        FileOutcome::Failed { error, message } => {
+            tracing::warn!(pipeline = %name, source = %file.source, code = error.code(), "cannot index a changed file: {message}")
         }
     });
     if let Err(e) = result {

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use rhai::{AST, Dynamic, Engine, EvalAltResult, Scope};
+use rhai::{AST, Array, Dynamic, Engine, EvalAltResult, Map, Scope};
+use serde::Serialize;
 use sha2::Digest;
 
 use crate::vocab::diagnostic::Diagnostic;
@@ -175,6 +176,32 @@ pub fn describe(v: &Dynamic) -> String {
         t if t.contains("Map") || t == "map" => "a map".to_owned(),
         t if t.contains("Array") || t == "array" => "an array".to_owned(),
         t => format!("a value of type {t} ({v})"),
+    }
+}
+
+/// Any serializable value as a rhai value (maps, arrays, strings, numbers).
+pub fn to_dynamic<T: Serialize>(value: &T) -> Dynamic {
+    match serde_json::to_value(value) {
+        Ok(v) => json_to_dynamic(v),
+        Err(_) => Dynamic::UNIT,
+    }
+}
+
+fn json_to_dynamic(v: serde_json::Value) -> Dynamic {
+    use serde_json::Value;
+    match v {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => b.into(),
+        Value::Number(n) => n
+            .as_i64()
+            .map_or_else(|| n.as_f64().unwrap_or(0.0).into(), Dynamic::from),
+        Value::String(s) => s.into(),
+        Value::Array(a) => Dynamic::from_array(a.into_iter().map(json_to_dynamic).collect::<Array>()),
+        Value::Object(o) => Dynamic::from_map(
+            o.into_iter()
+                .map(|(k, v)| (k.into(), json_to_dynamic(v)))
+                .collect::<Map>(),
+        ),
     }
 }
 

@@ -10,13 +10,13 @@ use serde_saphyr::Spanned;
 
 use super::CompileCx;
 use super::resilience::{RetryConfig, compile_policy};
-use crate::vocab::diagnostic::Diagnostic;
-use crate::vocab::pricing::ModelPrice;
 use crate::providers::aws::AwsTarget;
 use crate::providers::llm::bedrock::Bedrock;
 use crate::providers::llm::openai::{OpenAiChat, OpenAiTarget};
 use crate::providers::llm::{Generator, InferenceSettings, extractive::Extractive};
 use crate::providers::resilience::Resilient;
+use crate::vocab::diagnostic::Diagnostic;
+use crate::vocab::pricing::ModelPrice;
 
 /// Answer models, by the name routes refer to.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

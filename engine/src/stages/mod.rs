@@ -5,19 +5,29 @@
 pub mod features;
 pub mod fusion;
 pub mod generate;
-pub mod guardrails;
+pub mod guard;
 pub mod ingest;
 pub mod resilience;
 pub mod retrieve;
 pub mod route;
 pub mod route_prompts;
-pub mod tag;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_saphyr::Spanned;
 
 use crate::vocab::diagnostic::Diagnostic;
+
+/// What every stage says about itself, whatever its role.
+pub trait Stage {
+    /// As logs, spans and metrics name it.
+    fn name(&self) -> &'static str;
+
+    /// The files it was compiled from (scripts, prompts), which a reload watches.
+    fn files_to_watch(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+}
 
 /// What every stage's compile step gets: the pipeline file (for locations and
 /// relative paths), the config directory (for prompts) and the price table.

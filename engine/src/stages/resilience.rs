@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::CompileCx;
-use crate::vocab::diagnostic::Diagnostic;
 use crate::providers::resilience::RetryPolicy;
+use crate::vocab::diagnostic::Diagnostic;
 
 /// How transient failures (throttling, 5xx, timeouts) are retried. Permanent ones
 /// (validation, access denied) never are.

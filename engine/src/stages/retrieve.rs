@@ -7,8 +7,8 @@ use serde_saphyr::Spanned;
 
 use super::CompileCx;
 use super::fusion::{Fusion, FusionMethod, Normalization};
-use crate::vocab::diagnostic::Diagnostic;
 use crate::store::{Filter, Stemming};
+use crate::vocab::diagnostic::Diagnostic;
 
 /// Search settings.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

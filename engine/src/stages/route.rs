@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use rhai::{Array, Dynamic, Map};
+use rhai::Map;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
@@ -13,9 +13,9 @@ use serde_saphyr::Spanned;
 use super::CompileCx;
 use super::features::QueryFeatures;
 use super::route_prompts::{self, SplitConfig};
-use crate::vocab::diagnostic::Diagnostic;
 use crate::prompts::{Assignment, Prompt, PromptChoice, PromptFamily};
-use crate::script::{Script, ScriptError};
+use crate::script::{Script, ScriptError, to_dynamic};
+use crate::vocab::diagnostic::Diagnostic;
 
 /// Routing settings.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -276,30 +276,4 @@ fn file_name(script: &Script) -> String {
         .path
         .file_name()
         .map_or_else(|| "script".to_owned(), |n| n.to_string_lossy().into_owned())
-}
-
-/// Any serializable value as a rhai value (maps, arrays, strings, numbers).
-pub fn to_dynamic<T: Serialize>(value: &T) -> Dynamic {
-    match serde_json::to_value(value) {
-        Ok(v) => json_to_dynamic(v),
-        Err(_) => Dynamic::UNIT,
-    }
-}
-
-fn json_to_dynamic(v: serde_json::Value) -> Dynamic {
-    use serde_json::Value;
-    match v {
-        Value::Null => Dynamic::UNIT,
-        Value::Bool(b) => b.into(),
-        Value::Number(n) => n
-            .as_i64()
-            .map_or_else(|| n.as_f64().unwrap_or(0.0).into(), Dynamic::from),
-        Value::String(s) => s.into(),
-        Value::Array(a) => Dynamic::from_array(a.into_iter().map(json_to_dynamic).collect::<Array>()),
-        Value::Object(o) => Dynamic::from_map(
-            o.into_iter()
-                .map(|(k, v)| (k.into(), json_to_dynamic(v)))
-                .collect::<Map>(),
-        ),
-    }
 }

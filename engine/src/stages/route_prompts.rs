@@ -9,10 +9,10 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::CompileCx;
-use crate::vocab::diagnostic::Diagnostic;
 use crate::prompts::catalog::{self, FamilyError};
 use crate::prompts::split::Arm;
 use crate::prompts::{PromptChoice, PromptFamily, PromptRef, Split};
+use crate::vocab::diagnostic::Diagnostic;
 
 /// An A/B split: several versions of one prompt served by weight.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -285,10 +285,10 @@ mod tests {
     use std::path::Path;
 
     use crate::config::{self, PipelineSpec};
-    use crate::vocab::ConfigError;
     use crate::prompts::{Assignment, PromptChoice};
     use crate::stages::features::QueryFeatures;
     use crate::stages::route::RouteInput;
+    use crate::vocab::ConfigError;
 
     fn write(dir: &Path, rel: &str, text: &str) {
         let p = dir.join(rel);

@@ -20,8 +20,8 @@ use tantivy::tokenizer::{
 };
 use tantivy::{IndexBuilder, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term};
 
-use crate::vocab::metadata::{DEPARTMENT, DOC_TYPE, DOMAIN, TAGS};
 use super::{ChunkId, ChunkRecord, DocumentRecord, Filter, Stemming, StoreError};
+use crate::vocab::metadata::{DEPARTMENT, DOC_TYPE, DOMAIN, TAGS};
 
 /// Analyzer names registered on every index (see [`register_analyzers`]).
 const ENGLISH: &str = "ragline_en";

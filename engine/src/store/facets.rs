@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use heed::{RoTxn, RwTxn};
 use roaring::RoaringBitmap;
 
-use super::lmdb::{Databases, decode_bitmap, encode_bitmap};
 use super::StoreError;
+use super::lmdb::{Databases, decode_bitmap, encode_bitmap};
 use crate::vocab::metadata::{Filter, Metadata};
 
 /// The LMDB key of one facet value.
@@ -41,7 +41,9 @@ pub(super) fn check_key_sizes(meta: &Metadata, max_key: usize) -> Result<(), Sto
 /// Errors: `UnknownFilterField` for the first unknown field.
 pub(super) fn validate(filter: &Filter) -> Result<(), StoreError> {
     match filter.unknown_field() {
-        Some(field) => Err(StoreError::UnknownFilterField { field: field.to_owned() }),
+        Some(field) => Err(StoreError::UnknownFilterField {
+            field: field.to_owned(),
+        }),
         None => Ok(()),
     }
 }

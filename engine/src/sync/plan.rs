@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::origin_tag;
-use crate::docstore::ObjectInfo;
+use crate::providers::docstore::ObjectInfo;
 use crate::store::DocumentRecord;
 
 /// An object to download and ingest.

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::docstore::DocStoreError;
 use crate::pipeline::Pipeline;
+use crate::providers::docstore::DocStoreError;
 use crate::store::{DocumentRecord, StoreError};
 
 /// Why a document could not be removed.

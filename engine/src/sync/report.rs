@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::stages::ingest::FileError;
+
 /// What happened to one object (or, for `deleted`, one document).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,7 +32,7 @@ pub struct ObjectReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chunks: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: Option<FileError>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
@@ -47,9 +49,9 @@ impl ObjectReport {
         }
     }
 
-    pub fn failed(source: String, code: &str, message: String) -> Self {
+    pub fn failed(source: String, code: FileError, message: String) -> Self {
         Self {
-            code: Some(code.to_owned()),
+            code: Some(code),
             message: Some(message),
             ..Self::new(source, ObjectStatus::Failed)
         }

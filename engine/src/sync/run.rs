@@ -14,10 +14,11 @@ use futures_util::StreamExt;
 use super::origin_tag;
 use super::plan::{Fetch, plan};
 use super::report::{ObjectReport, ObjectStatus, SyncReport};
-use crate::docstore::{DocStore, DocStoreError, ObjectInfo};
-use crate::ingest::parse::{ParseError, detect_format, type_name};
-use crate::ingest::{FileOutcome, IngestError, IngestInput};
 use crate::pipeline::Pipeline;
+use crate::pipeline::ingest::{FileOutcome, IngestError};
+use crate::providers::docstore::{DocStore, DocStoreError, ObjectInfo};
+use crate::stages::ingest::parse::{ParseError, detect_format, type_name};
+use crate::stages::ingest::sources::IngestInput;
 use crate::store::StoreError;
 
 /// Downloads in flight at once.
@@ -128,7 +129,7 @@ pub async fn sync(
     for f in plan.fetch {
         match refusal(&f.object, max_bytes) {
             Some(e) => {
-                let object = ObjectReport::failed(f.source, e.code(), e.to_string());
+                let object = ObjectReport::failed(f.source, (&e).into(), e.to_string());
                 on_object(&object);
                 report.record(object);
             }
@@ -158,7 +159,7 @@ pub async fn sync(
                 batch.fetched.insert(fetch.source.clone(), fetch);
             }
             Err(e) if e.is_per_object() => {
-                let object = ObjectReport::failed(fetch.source, e.code(), e.to_string());
+                let object = ObjectReport::failed(fetch.source, (&e).into(), e.to_string());
                 on_object(&object);
                 report.record(object);
             }
@@ -264,7 +265,7 @@ async fn ingest(
                 document_id: Some(document_id),
                 ..ObjectReport::new(file.source, ObjectStatus::Unchanged)
             },
-            FileOutcome::Failed { code, message } => ObjectReport::failed(file.source, &code, message),
+            FileOutcome::Failed { error, message } => ObjectReport::failed(file.source, error, message),
         };
         on_object(&object);
         report.record(object);

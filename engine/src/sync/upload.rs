@@ -10,11 +10,12 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::origin_tag;
-use crate::docstore::{DocStoreError, ObjectMeta, upload_key};
-use crate::ingest::parse::{ParseError, detect_format, type_name};
-use crate::ingest::{FileOutcome, IngestError, IngestInput};
 use crate::pipeline::Pipeline;
-use crate::stages::tag;
+use crate::pipeline::ingest::{FileError, FileOutcome, IngestError};
+use crate::providers::docstore::{DocStoreError, ObjectMeta, upload_key};
+use crate::stages::ingest::parse::{ParseError, detect_format, type_name};
+use crate::stages::ingest::sources::IngestInput;
+use crate::stages::ingest::tag;
 use crate::store::Metadata;
 
 /// One uploaded file.
@@ -83,12 +84,12 @@ pub async fn upload(
         let name = sanitize(&file.name);
         let key = upload_key(&effective.domain, &name);
         let source = store.source(&key);
-        if let Some((code, message)) = refusal(&pipeline, &name, &source, file.bytes.len() as u64, &effective) {
+        if let Some((error, message)) = refusal(&pipeline, &name, &source, file.bytes.len() as u64, &effective) {
             results.push(UploadedFile {
                 file: name,
                 source,
                 stored_key: None,
-                outcome: FileOutcome::Failed { code, message },
+                outcome: FileOutcome::failed(error, message),
             });
             continue;
         }
@@ -140,8 +141,14 @@ pub async fn upload(
 }
 
 /// Why a file is refused before it is stored: a type no parser reads, a size over the
-/// limit, or metadata outside what the pipeline may hold. `(code, message)`.
-fn refusal(pipeline: &Pipeline, name: &str, source: &str, size: u64, metadata: &Metadata) -> Option<(String, String)> {
+/// limit, or metadata outside what the pipeline may hold.
+fn refusal(
+    pipeline: &Pipeline,
+    name: &str,
+    source: &str,
+    size: u64,
+    metadata: &Metadata,
+) -> Option<(FileError, String)> {
     let limit = pipeline.spec.ingest.limits.max_file_bytes;
     let error = if detect_format(name).is_none() {
         ParseError::Unsupported(type_name(name))
@@ -149,12 +156,12 @@ fn refusal(pipeline: &Pipeline, name: &str, source: &str, size: u64, metadata: &
         ParseError::TooLarge { size, limit }
     } else if let Some(problem) = domain_problem(&metadata.domain) {
         let message = format!("{source}: domain `{}` {problem}", metadata.domain);
-        return Some(("invalid_metadata".to_owned(), message));
+        return Some((FileError::InvalidMetadata, message));
     } else {
         let e = tag::validate(source, metadata, &[], &pipeline.spec.retrieve.filter).err()?;
-        return Some((e.code().to_owned(), e.to_string()));
+        return Some(((&e).into(), e.to_string()));
     };
-    Some((error.code().to_owned(), error.to_string()))
+    Some(((&error).into(), error.to_string()))
 }
 
 /// Why `domain` cannot name a folder of the store (`<domain>/<file name>`): it must be

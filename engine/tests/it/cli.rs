@@ -118,7 +118,12 @@ fn every_sample_document_yields_text_or_a_precise_error() {
     let (_, out) = cli(
         SERVER_CONFIG,
         data.path(),
-        &["query", "docs", "Differenzierbare Mannigfaltigkeiten der Klasse", "--json"],
+        &[
+            "query",
+            "docs",
+            "Differenzierbare Mannigfaltigkeiten der Klasse",
+            "--json",
+        ],
     );
     let body: serde_json::Value = serde_json::from_str(&out).unwrap();
     let notes = body["sources"]

@@ -21,7 +21,7 @@ fn good_fixture_compiles() {
     .unwrap();
     assert_eq!(spec.name, "fixture");
     assert_eq!(spec.retrieve.top_k, 5);
-    assert!(spec.ingest.dirs[0].ends_with("docs"));
+    assert!(spec.ingest.sources.dirs[0].ends_with("docs"));
 }
 
 #[test]
@@ -124,7 +124,7 @@ fn checked_in_schema_is_current() {
 
 #[test]
 fn checked_in_pricing_schema_is_current() {
-    let generated = serde_json::to_string_pretty(&ragline::config::pricing::schema()).unwrap();
+    let generated = serde_json::to_string_pretty(&ragline::vocab::pricing::schema()).unwrap();
     let checked_in = std::fs::read_to_string("../schemas/pricing.schema.json").unwrap();
     assert_eq!(
         checked_in.trim(),

@@ -96,5 +96,7 @@ pub fn cli_env(config_dir: &str, data_dir: &Path, args: &[&str], envs: &[(&str, 
 
 /// A sample document (`tests/fixtures/docs`, licences in its `SOURCES.md`).
 pub fn fixture_doc(rel: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/docs").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/docs")
+        .join(rel)
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::guard::{GuardAction, GuardrailReport};
 use crate::pipeline::{OneOrMany, QueryResponse, RouteInfo, Source, Usage};
+use crate::stages::guard::{GuardAction, GuardrailReport};
 
 /// A chat-completion request. ragline reads `model` (the pipeline), the last `user`
 /// message (the question), `stream`, `stream_options.include_usage` and `user`; every

@@ -5,7 +5,6 @@
 //! ones, which are async, serve this synchronous trait.
 
 pub mod blocking;
-pub mod cached;
 pub mod hash;
 pub mod local_bert;
 pub mod model_files;

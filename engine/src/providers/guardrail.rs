@@ -1,12 +1,11 @@
-//! Amazon Bedrock Guardrails through `ApplyGuardrail`: the query is checked as
-//! `INPUT`, the answer as `OUTPUT`. When the guardrail intervenes, its findings say
-//! whether it blocked (any policy with action `BLOCKED`) or masked (PII `ANONYMIZED`);
-//! its output text is the masked text, or the guardrail's own blocked message.
+//! Amazon Bedrock Guardrails through `ApplyGuardrail`: one text checked as `INPUT` or
+//! `OUTPUT`, read back as a [`GuardrailOutcome`] (which policies acted, the guardrail's
+//! output text, billable units). What an outcome means for a query is the guard
+//! stage's business ([`crate::stages::guard`]).
 //!
 //! The client, credentials (standard AWS chain) and SDK error classes are shared with
-//! the Bedrock models ([`crate::providers::aws`]); retries and the per-call timeout are
-//! [`crate::providers::resilience`]'s. A failing guardrail fails the query: a safety
-//! check is never skipped silently.
+//! the Bedrock models ([`super::aws`]); retries and the per-call timeout are
+//! [`super::resilience`]'s.
 
 use aws_sdk_bedrockruntime::operation::apply_guardrail::ApplyGuardrailOutput;
 use aws_sdk_bedrockruntime::types::{
@@ -14,44 +13,60 @@ use aws_sdk_bedrockruntime::types::{
     GuardrailUsage,
 };
 
-use super::report::{GuardAction, GuardReason, GuardSide};
-use super::{Sides, report};
-use crate::providers::ProviderError;
-use crate::providers::aws::{AwsTarget, LazyBedrockClient, PROVIDER, sdk_error};
-use crate::providers::resilience::{RetryPolicy, with_retries};
+use super::ProviderError;
+use super::aws::{AwsTarget, LazyBedrockClient, PROVIDER, sdk_error};
+use super::resilience::{RetryPolicy, with_retries};
 
-/// Name in reports.
-pub const NAME: &str = "bedrock";
+/// Which side of a conversation a text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardrailSource {
+    /// The user's question.
+    Input,
+    /// What the model answered.
+    Output,
+}
 
 /// One configured Bedrock guardrail.
 #[derive(Debug)]
-pub struct BedrockGuard {
+pub struct BedrockGuardrail {
     pub guardrail_id: String,
     /// A version number, or `DRAFT`.
     pub version: String,
-    pub sides: Sides,
     policy: RetryPolicy,
     client: LazyBedrockClient,
 }
 
-/// What the guardrail decided about one text.
+/// A policy finding that acted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BedrockVerdict {
-    pub action: GuardAction,
-    /// The guardrail's output when it intervened: the masked text, or its blocked message.
-    pub text: Option<String>,
-    pub reasons: Vec<GuardReason>,
+pub struct Finding {
+    /// `policy:finding`, e.g. `topic:Investment advice`, `pii:US_SOCIAL_SECURITY_NUMBER`.
+    /// Never the matched text.
+    pub what: String,
+    /// `BLOCKED`; otherwise the finding was `ANONYMIZED`.
+    pub blocked: bool,
+}
+
+/// What the guardrail said about one text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardrailOutcome {
+    /// Whether it intervened (`GUARDRAIL_INTERVENED`).
+    pub intervened: bool,
+    /// The findings that acted; detected-only ones (action `NONE`) are left out.
+    pub findings: Vec<Finding>,
+    /// Its output text, when it gave one: the masked text, or its blocked message.
+    pub output: Option<String>,
+    /// Its `actionReason`, when it gave one.
+    pub reason: Option<String>,
     /// Billable text units of the call (see [`billable_units`]).
     pub units: u64,
 }
 
-impl BedrockGuard {
+impl BedrockGuardrail {
     /// Guardrail `guardrail_id` at `version` in `target`; the client is built on first use.
-    pub fn new(guardrail_id: String, version: String, target: AwsTarget, sides: Sides, policy: RetryPolicy) -> Self {
+    pub fn new(guardrail_id: String, version: String, target: AwsTarget, policy: RetryPolicy) -> Self {
         Self {
             guardrail_id,
             version,
-            sides,
             policy,
             client: LazyBedrockClient::new(target),
         }
@@ -62,15 +77,15 @@ impl BedrockGuard {
         format!("bedrock-guardrail/{}@{}", self.guardrail_id, self.version)
     }
 
-    /// Check `text` (the query as `INPUT`, anything else as `OUTPUT`).
+    /// Check `text` as `source`.
     ///
     /// # Errors
     /// [`ProviderError`] when the guardrail cannot be called (after retries) or rejects the request.
-    pub async fn apply(&self, text: &str, side: GuardSide) -> Result<BedrockVerdict, ProviderError> {
+    pub async fn apply(&self, text: &str, source: GuardrailSource) -> Result<GuardrailOutcome, ProviderError> {
         let client = self.client.get().await?;
-        let source = match side {
-            GuardSide::Query => GuardrailContentSource::Input,
-            GuardSide::Answer | GuardSide::Sources => GuardrailContentSource::Output,
+        let source = match source {
+            GuardrailSource::Input => GuardrailContentSource::Input,
+            GuardrailSource::Output => GuardrailContentSource::Output,
         };
         let block = GuardrailTextBlock::builder()
             .text(text)
@@ -87,42 +102,18 @@ impl BedrockGuard {
             async move { call.send().await.map_err(|e| sdk_error(&e)) }
         })
         .await?;
-        let verdict = interpret(&output, text, side);
-        tracing::debug!(
-            guardrail = %self.guardrail_id,
-            side = ?side,
-            action = verdict.action.as_str(),
-            units = verdict.units,
-            "bedrock guardrail applied"
-        );
-        Ok(verdict)
+        Ok(read_output(&output, text))
     }
 }
 
-/// Read an `ApplyGuardrail` response for `text`, which came from `side`.
-pub fn interpret(output: &ApplyGuardrailOutput, text: &str, side: GuardSide) -> BedrockVerdict {
-    let intervened = *output.action() == GuardrailAction::GuardrailIntervened;
-    let mut reasons = Vec::new();
-    for (what, action) in findings(output.assessments()) {
-        report::merge(&mut reasons, GuardReason::new(NAME, side, action, what, 1));
-    }
+/// Read an `ApplyGuardrail` response for `text`.
+pub fn read_output(output: &ApplyGuardrailOutput, text: &str) -> GuardrailOutcome {
     let outputs: Vec<&str> = output.outputs().iter().filter_map(|o| o.text()).collect();
-    let replacement = (!outputs.is_empty()).then(|| outputs.join(""));
-    let action = if !intervened {
-        GuardAction::None
-    } else if reasons.iter().any(|r| r.action == GuardAction::Blocked) || replacement.is_none() {
-        GuardAction::Blocked
-    } else {
-        GuardAction::Masked
-    };
-    if intervened && reasons.is_empty() {
-        let why = output.action_reason().unwrap_or("guardrail intervened");
-        reasons.push(GuardReason::new(NAME, side, action, why, 1));
-    }
-    BedrockVerdict {
-        action,
-        text: if intervened { replacement } else { None },
-        reasons,
+    GuardrailOutcome {
+        intervened: *output.action() == GuardrailAction::GuardrailIntervened,
+        findings: findings(output.assessments()),
+        output: (!outputs.is_empty()).then(|| outputs.join("")),
+        reason: output.action_reason().map(str::to_owned),
         units: billable_units(output.usage(), text),
     }
 }
@@ -132,36 +123,34 @@ pub fn interpret(output: &ApplyGuardrailOutput, text: &str, side: GuardSide) -> 
 /// filters and regex-only sensitive-information checks are free. Without a usage
 /// block: one unit per started 1,000 characters.
 pub fn billable_units(usage: Option<&GuardrailUsage>, text: &str) -> u64 {
-    let reported = usage.map_or(0, |u| {
-        [
-            u.topic_policy_units(),
-            u.content_policy_units(),
-            u.sensitive_information_policy_units(),
-            u.contextual_grounding_policy_units(),
-            u.automated_reasoning_policy_units().unwrap_or(0),
-        ]
-        .into_iter()
-        .map(|n| u64::try_from(n).unwrap_or(0))
-        .sum()
-    });
-    if usage.is_some() {
-        reported
-    } else {
-        (text.chars().count() as u64).div_ceil(1000).max(1)
-    }
+    let Some(u) = usage else {
+        return (text.chars().count() as u64).div_ceil(1000).max(1);
+    };
+    [
+        u.topic_policy_units(),
+        u.content_policy_units(),
+        u.sensitive_information_policy_units(),
+        u.contextual_grounding_policy_units(),
+        u.automated_reasoning_policy_units().unwrap_or(0),
+    ]
+    .into_iter()
+    .map(|n| u64::try_from(n).unwrap_or(0))
+    .sum()
 }
 
 /// Every policy finding that acted (`BLOCKED` or `ANONYMIZED`), as `policy:finding`.
-/// Detected-only findings (action `NONE`) are not interventions. Never the matched text.
-fn findings(assessments: &[GuardrailAssessment]) -> Vec<(String, GuardAction)> {
+fn findings(assessments: &[GuardrailAssessment]) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut add = |policy: &str, what: &str, action: &str| {
-        let action = match action {
-            "BLOCKED" => GuardAction::Blocked,
-            "ANONYMIZED" => GuardAction::Masked,
+        let blocked = match action {
+            "BLOCKED" => true,
+            "ANONYMIZED" => false,
             _ => return,
         };
-        out.push((format!("{policy}:{what}"), action));
+        out.push(Finding {
+            what: format!("{policy}:{what}"),
+            blocked,
+        });
     };
     for a in assessments {
         if let Some(p) = a.topic_policy() {
@@ -253,23 +242,28 @@ mod tests {
     }
 
     #[test]
-    fn anonymized_pii_is_masked_without_the_match() {
+    fn anonymized_pii_is_read_without_the_match() {
         let o = output(
             GuardrailAction::GuardrailIntervened,
             Some("my ssn is {US_SOCIAL_SECURITY_NUMBER}"),
             pii(GuardrailSensitiveInformationPolicyAction::Anonymized),
         );
-        let v = interpret(&o, "my ssn is 123-45-6789", GuardSide::Query);
-        assert_eq!(v.action, GuardAction::Masked);
-        assert_eq!(v.text.as_deref(), Some("my ssn is {US_SOCIAL_SECURITY_NUMBER}"));
-        assert_eq!(v.reasons.len(), 1);
-        assert_eq!(v.reasons[0].what, "pii:US_SOCIAL_SECURITY_NUMBER");
+        let v = read_output(&o, "my ssn is 123-45-6789");
+        assert!(v.intervened);
+        assert_eq!(v.output.as_deref(), Some("my ssn is {US_SOCIAL_SECURITY_NUMBER}"));
+        assert_eq!(
+            v.findings,
+            [Finding {
+                what: "pii:US_SOCIAL_SECURITY_NUMBER".into(),
+                blocked: false
+            }]
+        );
         assert!(!format!("{v:?}").contains("6789"));
         assert_eq!(v.units, 2, "topic and PII units; word units are free");
     }
 
     #[test]
-    fn a_blocked_topic_blocks() {
+    fn a_blocked_topic_is_a_blocking_finding() {
         let topic = GuardrailAssessment::builder()
             .topic_policy(
                 GuardrailTopicPolicyAssessment::builder()
@@ -285,24 +279,25 @@ mod tests {
                     .unwrap(),
             )
             .build();
-        let o = output(GuardrailAction::GuardrailIntervened, Some("Sorry."), topic);
-        let v = interpret(&o, "which stocks?", GuardSide::Answer);
-        assert_eq!(v.action, GuardAction::Blocked);
-        assert_eq!(v.text.as_deref(), Some("Sorry."));
-        assert_eq!(v.reasons[0].what, "topic:Investment advice");
-        assert_eq!(v.reasons[0].on, GuardSide::Answer);
+        let v = read_output(
+            &output(GuardrailAction::GuardrailIntervened, Some("Sorry."), topic),
+            "x",
+        );
+        assert_eq!(v.output.as_deref(), Some("Sorry."));
+        assert_eq!(v.findings[0].what, "topic:Investment advice");
+        assert!(v.findings[0].blocked);
     }
 
     #[test]
-    fn no_intervention_and_detect_only_findings_pass() {
+    fn detect_only_findings_are_left_out() {
         let o = output(
             GuardrailAction::None,
             None,
             pii(GuardrailSensitiveInformationPolicyAction::None),
         );
-        let v = interpret(&o, "hello", GuardSide::Query);
-        assert_eq!(v.action, GuardAction::None);
-        assert!(v.reasons.is_empty() && v.text.is_none());
+        let v = read_output(&o, "hello");
+        assert!(!v.intervened);
+        assert!(v.findings.is_empty() && v.output.is_none());
     }
 
     #[test]

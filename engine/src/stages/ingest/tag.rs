@@ -1,5 +1,6 @@
-//! Tag stage: a rhai rule (`fn tag(doc)`) that sets a document's metadata at ingest,
-//! and the checks every document's metadata must pass (required fields, allowed values).
+//! The tag sub-stage: a rhai rule (`fn tag(doc)`) that sets a document's metadata at
+//! ingest, and the checks every document's metadata must pass (required fields,
+//! allowed values).
 
 use std::path::PathBuf;
 
@@ -8,11 +9,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-use super::CompileCx;
-use super::route::to_dynamic;
-use crate::vocab::diagnostic::Diagnostic;
-use crate::script::{Script, ScriptError, describe};
-use crate::vocab::{Filter, Metadata, MetadataField};
+use super::parse::ParsedDocument;
+use crate::script::{Script, ScriptError, describe, to_dynamic};
+use crate::stages::{CompileCx, Stage};
+use crate::vocab::{Diagnostic, Filter, Metadata, MetadataField};
 
 /// Characters of a document's text a tag script sees.
 pub const TEXT_HEAD_CHARS: usize = 2000;
@@ -40,6 +40,35 @@ pub struct TagInput {
     pub metadata: Metadata,
 }
 
+impl TagInput {
+    /// What the script sees of a parsed document named `path` (`file_name` on disk),
+    /// whose metadata is `metadata` so far.
+    pub fn new(path: &str, file_name: &str, title: &str, doc: &ParsedDocument, metadata: Metadata) -> Self {
+        Self {
+            path: path.to_owned(),
+            file_name: file_name.to_owned(),
+            title: title.to_owned(),
+            text_head: text_head(doc),
+            metadata,
+        }
+    }
+}
+
+/// The start of a document's text: its first [`TEXT_HEAD_CHARS`] characters.
+fn text_head(doc: &ParsedDocument) -> String {
+    let mut head = String::new();
+    for section in &doc.sections {
+        if head.chars().count() >= TEXT_HEAD_CHARS {
+            break;
+        }
+        if !head.is_empty() {
+            head.push('\n');
+        }
+        head.push_str(&section.text);
+    }
+    head.chars().take(TEXT_HEAD_CHARS).collect()
+}
+
 /// Why a document's metadata was refused. Messages name the document and the field.
 #[derive(Debug, thiserror::Error)]
 pub enum TagError {
@@ -60,17 +89,6 @@ pub enum TagError {
     },
 }
 
-impl TagError {
-    /// Stable code for reports.
-    pub fn code(&self) -> &'static str {
-        match self {
-            TagError::Script { .. } => "tag_script",
-            TagError::Field { .. } => "invalid_metadata",
-            TagError::Forbidden { .. } => "forbidden_metadata",
-        }
-    }
-}
-
 impl TagConfig {
     /// Compile the script. Problems go to `cx`.
     pub fn compile(&self, cx: &mut CompileCx<'_>) -> Option<Script> {
@@ -85,6 +103,40 @@ impl TagConfig {
             return None;
         }
         Script::load(&path, "tag").map_err(|d| cx.push(d)).ok()
+    }
+}
+
+/// The checked tag sub-stage: the script, if any, and the fields every document needs.
+#[derive(Debug, Clone, Default)]
+pub struct Tagger {
+    pub script: Option<Script>,
+    pub required: Vec<MetadataField>,
+}
+
+impl Stage for Tagger {
+    fn name(&self) -> &'static str {
+        "tag"
+    }
+
+    fn files_to_watch(&self) -> Vec<PathBuf> {
+        self.script.iter().map(|s| s.path.clone()).collect()
+    }
+}
+
+impl Tagger {
+    /// A document's final metadata: `input.metadata` (defaults or upload fields) as the
+    /// script changes it, checked against the required fields and `allowed` (what the
+    /// pipeline may hold).
+    ///
+    /// # Errors
+    /// [`TagError`] naming the document and, for bad values, the field.
+    pub fn run(&self, input: &TagInput, allowed: &Filter) -> Result<Metadata, TagError> {
+        let metadata = match &self.script {
+            None => input.metadata.clone(),
+            Some(script) => tag(script, input)?,
+        };
+        validate(&input.path, &metadata, &self.required, allowed)?;
+        Ok(metadata)
     }
 }
 
@@ -228,7 +280,7 @@ mod tests {
         );
         let (_d, s) = script(r#"fn tag(doc) { "hr" }"#);
         let e = tag(&s, &input()).unwrap_err();
-        assert_eq!(e.code(), "tag_script");
+        assert!(matches!(e, TagError::Script { .. }));
         assert!(e.to_string().contains("returned a string (hr); expected a map"), "{e}");
     }
 

@@ -7,8 +7,8 @@
 //! `<domain>/<file name>`. Each object has a version tag (an S3 ETag, a local file's
 //! size and mtime) that changes when its content does.
 
-pub mod config;
 pub mod local;
+pub mod location;
 pub mod meta;
 pub mod s3;
 
@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-pub use config::{S3Location, StoreConfig, StoreSpec};
+pub use location::{DirLocation, S3Location, StoreSpec, check_bucket};
 pub use meta::ObjectMeta;
 
 use local::LocalStore;
@@ -87,19 +87,6 @@ impl DocStoreError {
             self,
             Self::NotFound { .. } | Self::TooLarge { .. } | Self::HashMismatch { .. } | Self::Io { .. }
         )
-    }
-
-    /// Stable code for per-file reports.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Unavailable { .. } => "store_unavailable",
-            Self::AccessDenied { .. } => "store_denied",
-            Self::Rejected { .. } => "store_rejected",
-            Self::NotFound { .. } => "not_found",
-            Self::TooLarge { .. } => "too_large",
-            Self::HashMismatch { .. } => "corrupt",
-            Self::Io { .. } => "io",
-        }
     }
 }
 

@@ -265,7 +265,7 @@ mod tests {
         assert_ne!(again.version, stored.version);
         assert_eq!(store.get("hr/a.md", 100).await.unwrap().meta, ObjectMeta::default());
 
-        let as_store = crate::docstore::DocStore::Local(store.clone());
+        let as_store = crate::providers::docstore::DocStore::Local(store.clone());
         assert_eq!(as_store.key_of("docs/hr/a.md").as_deref(), Some("hr/a.md"));
         assert_eq!(as_store.key_of("other/hr/a.md"), None);
         store.delete("hr/a.md").await.unwrap();

@@ -1,6 +1,4 @@
-//! Guardrails stage: checks on the query before retrieval and generation, and on the
-//! answer (and the sources returned with it) before they leave. The guards themselves
-//! are in [`crate::guard`]; this file holds their config and compiles it.
+//! `guardrails:` in a pipeline file, and its compilation into the guard chain.
 //!
 //! ```yaml
 //! guardrails:
@@ -19,19 +17,17 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::CompileCx;
-use super::resilience::{RetryConfig, compile_policy};
-use crate::vocab::diagnostic::Diagnostic;
-use crate::guard::bedrock::BedrockGuard;
-use crate::guard::content_filter::ContentFilter;
-use crate::guard::phrases::Phrase;
-use crate::guard::pii::{PiiGuard, PiiKind};
-use crate::guard::topics::{DeniedTopics, Topic};
-use crate::guard::{GuardChain, LocalGuard, Sides};
+use super::bedrock::BedrockGuard;
+use super::content_filter::ContentFilter;
+use super::phrases::Phrase;
+use super::pii::{PiiGuard, PiiKind};
+use super::topics::{DeniedTopics, Topic};
+use super::{DEFAULT_REFUSAL, GuardChain, GuardrailStage, LocalGuard, Sides};
 use crate::providers::aws::AwsTarget;
-
-/// The answer to a refused query when `refusal_message` is not set.
-pub const DEFAULT_REFUSAL: &str = "Sorry, I can't help with that request.";
+use crate::providers::guardrail::BedrockGuardrail;
+use crate::stages::CompileCx;
+use crate::stages::resilience::{RetryConfig, compile_policy};
+use crate::vocab::diagnostic::Diagnostic;
 
 /// Checks on the query (before retrieval and generation) and on the answer (before it
 /// is returned). Each intervention is reported in the response's `guardrail` field and
@@ -181,23 +177,6 @@ pub struct BedrockGuardrailConfig {
     #[serde(default)]
     #[schemars(with = "Option<Vec<GuardTarget>>")]
     pub apply_to: Option<Spanned<Vec<GuardTarget>>>,
-}
-
-/// The checked guardrails of a pipeline.
-#[derive(Debug, Clone)]
-pub struct GuardrailStage {
-    pub chain: GuardChain,
-    /// The answer to a blocked query or answer.
-    pub refusal_message: String,
-}
-
-impl Default for GuardrailStage {
-    fn default() -> Self {
-        Self {
-            chain: GuardChain::default(),
-            refusal_message: DEFAULT_REFUSAL.to_owned(),
-        }
-    }
 }
 
 impl GuardrailsConfig {
@@ -395,7 +374,10 @@ fn compile_bedrock(cx: &mut CompileCx<'_>, b: &BedrockGuardrailConfig) -> Bedroc
         region: b.region.clone(),
         endpoint_url,
     };
-    BedrockGuard::new(id.to_owned(), version.to_owned(), target, sides, policy)
+    BedrockGuard {
+        guardrail: BedrockGuardrail::new(id.to_owned(), version.to_owned(), target, policy),
+        sides,
+    }
 }
 
 #[cfg(test)]
@@ -403,8 +385,8 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::stages::guard::{GuardAction, GuardSide};
     use crate::vocab::{PriceTable, from_yaml};
-    use crate::guard::{GuardAction, GuardSide};
 
     fn compile(yaml: &str) -> Result<GuardrailStage, String> {
         let file = Path::new("p.yaml");
@@ -443,7 +425,7 @@ mod tests {
         );
         assert_eq!(stage.refusal_message, "No.");
         let bedrock = stage.chain.bedrock().unwrap();
-        assert_eq!(bedrock.label(), "bedrock-guardrail/gr1@DRAFT");
+        assert_eq!(bedrock.guardrail.label(), "bedrock-guardrail/gr1@DRAFT");
         assert!(!bedrock.sides.answer);
         let local = GuardrailStage {
             chain: compile("pii: {}\n").unwrap().chain,
@@ -457,7 +439,7 @@ mod tests {
     #[test]
     fn numeric_versions_parse_as_strings() {
         let stage = compile("bedrock: { guardrail_id: gr1, version: 3 }\n").unwrap();
-        assert_eq!(stage.chain.bedrock().unwrap().version, "3");
+        assert_eq!(stage.chain.bedrock().unwrap().guardrail.version, "3");
     }
 
     #[test]

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use super::{Embedder, Embeddings};
 use crate::providers::ProviderError;
+use crate::providers::embed::{Embedder, Embeddings};
 use crate::store::{EmbeddingCache, cache_key};
 
 /// `inner`, with its results kept in `cache`.

@@ -1,114 +1,28 @@
-//! Ingest stage: where documents come from, how they are chunked and tagged, and
-//! which embedder turns chunks into vectors.
+//! The embed sub-stage: which model turns chunks (and queries) into vectors. The
+//! models themselves are in [`crate::providers::embed`]; [`EmbedSpec::open`] builds
+//! one, and `cached` puts the persistent embedding cache in front of it.
 
-use std::path::PathBuf;
+pub mod cached;
+
+use std::path::Path;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::CompileCx;
-use super::resilience::{RetryConfig, compile_policy};
-use super::tag::TagConfig;
-use crate::vocab::diagnostic::Diagnostic;
-use crate::vocab::ids::fingerprint;
-use crate::docstore::{StoreConfig, StoreSpec};
-use crate::ingest::parse::ParseLimits;
+use crate::providers::ProviderError;
 use crate::providers::aws::AwsTarget;
-use crate::providers::embed::titan::TITAN_DIMS;
+use crate::providers::embed::hash::HashEmbedder;
+use crate::providers::embed::local_bert::LocalBert;
+use crate::providers::embed::openai::OpenAiEmbedder;
+use crate::providers::embed::titan::{TITAN_DIMS, TitanEmbedder};
+use crate::providers::embed::{Embedder, model_files};
 use crate::providers::openai_http::OpenAiTarget;
 use crate::providers::resilience::RetryPolicy;
-use crate::script::Script;
-use crate::vocab::{Metadata, MetadataField};
-
-/// How documents enter the index.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct IngestConfig {
-    /// Where documents come from. `ragline ingest <pipeline>` without paths reads these.
-    #[serde(default)]
-    pub sources: Vec<SourceConfig>,
-    /// How documents are split into chunks.
-    #[serde(default)]
-    pub chunk: ChunkConfig,
-    /// Metadata every document of this pipeline gets unless it says otherwise.
-    #[serde(default)]
-    pub metadata: MetadataConfig,
-    /// Which model embeds chunks and queries.
-    #[serde(default)]
-    pub embed: EmbedConfig,
-    /// A rhai rule that sets each document's metadata from its path, title and text.
-    #[serde(default)]
-    pub tag: Option<TagConfig>,
-    /// Largest file accepted, in bytes (default 50 MiB).
-    #[serde(default)]
-    pub max_file_bytes: Option<u64>,
-    /// Where originals are kept: uploads are written here before they are indexed, and
-    /// `ragline sync` mirrors it into the index. Default: a directory under the data dir.
-    #[serde(default)]
-    pub store: Option<StoreConfig>,
-}
-
-const DEFAULT_MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
-
-/// One source of documents.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum SourceConfig {
-    /// A directory, read recursively. Relative paths resolve against the pipeline file.
-    Dir(#[schemars(with = "String")] Spanned<PathBuf>),
-}
-
-/// Chunking settings. Sizes are in the embedder's tokens (words for embedders without a tokenizer).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[derive(Default)]
-pub struct ChunkConfig {
-    /// `markdown` splits at headings, then paragraphs and sentences; `text` at paragraphs and sentences.
-    #[serde(default)]
-    pub kind: ChunkKind,
-    /// Largest chunk, in tokens (default 200; at most 256 for the `local` embedder).
-    #[serde(default)]
-    #[schemars(with = "Option<u32>")]
-    pub max_tokens: Option<Spanned<u32>>,
-    /// Tokens shared by neighbouring chunks (default 30); must be less than `max_tokens`.
-    #[serde(default)]
-    #[schemars(with = "Option<u32>")]
-    pub overlap_tokens: Option<Spanned<u32>>,
-}
-
-/// Chunker kinds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ChunkKind {
-    /// Markdown-aware: headings and blocks are preferred split points.
-    #[default]
-    Markdown,
-    /// Plain text: paragraphs, then sentences, then words.
-    Text,
-}
-
-/// Default metadata for documents of this pipeline.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MetadataConfig {
-    /// Domain of the documents, e.g. `hr` (default `general`). Queries filter on it.
-    #[serde(default)]
-    pub domain: Option<String>,
-    /// Owning department, e.g. `People Operations`.
-    #[serde(default)]
-    pub department: Option<String>,
-    /// Kind of document, e.g. `policy`.
-    #[serde(default)]
-    pub doc_type: Option<String>,
-    /// Free-form tags.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Fields every document must have after tagging, e.g. `[doc_type]`; a document
-    /// without them is refused with an error naming the field.
-    #[serde(default)]
-    pub required: Vec<MetadataField>,
-}
+use crate::stages::resilience::{RetryConfig, compile_policy};
+use crate::stages::{CompileCx, Stage};
+use crate::vocab::Diagnostic;
 
 /// Embedder settings.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -187,28 +101,6 @@ impl EmbedProvider {
 /// Titan's default model id.
 pub const TITAN_V2: &str = "amazon.titan-embed-text-v2:0";
 
-/// The checked ingest stage.
-#[derive(Debug, Clone)]
-pub struct IngestStage {
-    /// Source directories, absolute or relative to the working directory.
-    pub dirs: Vec<PathBuf>,
-    pub chunk_kind: ChunkKind,
-    pub max_tokens: usize,
-    pub overlap_tokens: usize,
-    pub defaults: Metadata,
-    pub embed: EmbedSpec,
-    pub limits: ParseLimits,
-    /// The tag script, if any.
-    pub tag: Option<Script>,
-    /// Fields every document must have.
-    pub required: Vec<MetadataField>,
-    /// Hash of every setting that shapes a stored document (chunking, embedder,
-    /// default metadata, tag script): a document ingested under other settings is redone.
-    pub fingerprint: String,
-    /// Where originals are kept (not part of the fingerprint: it does not shape documents).
-    pub store: StoreSpec,
-}
-
 /// Which embedder, checked.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EmbedSpec {
@@ -279,101 +171,9 @@ impl EmbedSpec {
 /// The local model's context window, in tokens.
 pub const LOCAL_MAX_TOKENS: u32 = 256;
 
-impl IngestConfig {
-    /// Check the ingest settings. Problems go to `cx`.
-    pub fn compile(&self, cx: &mut CompileCx<'_>) -> IngestStage {
-        let mut dirs = Vec::new();
-        for (i, source) in self.sources.iter().enumerate() {
-            match source {
-                SourceConfig::Dir(dir) => {
-                    let path = cx.resolve(&dir.value);
-                    if !path.is_dir() {
-                        cx.push(Diagnostic::spanned(
-                            cx.file,
-                            dir,
-                            format!("ingest.sources[{i}].dir"),
-                            format!("directory not found: {}", path.display()),
-                        ));
-                    }
-                    dirs.push(path);
-                }
-            }
-        }
-
-        let embed = self.embed.compile(cx);
-
-        let max_tokens = self.chunk.max_tokens.as_ref().map_or(200, |m| m.value);
-        let overlap = self.chunk.overlap_tokens.as_ref().map_or(30, |o| o.value);
-        if let Some(m) = &self.chunk.max_tokens {
-            if m.value < 16 {
-                cx.push(Diagnostic::spanned(
-                    cx.file,
-                    m,
-                    "ingest.chunk.max_tokens",
-                    "max_tokens must be at least 16",
-                ));
-            } else if embed.provider == EmbedProvider::Local && m.value > LOCAL_MAX_TOKENS {
-                cx.push(Diagnostic::spanned(
-                    cx.file,
-                    m,
-                    "ingest.chunk.max_tokens",
-                    format!("max_tokens {} exceeds the local embedder's {LOCAL_MAX_TOKENS}-token window; the rest of each chunk would not be embedded", m.value),
-                ));
-            }
-        }
-        if let Some(o) = &self.chunk.overlap_tokens
-            && o.value >= max_tokens
-        {
-            cx.push(Diagnostic::spanned(
-                cx.file,
-                o,
-                "ingest.chunk.overlap_tokens",
-                format!(
-                    "overlap_tokens ({}) must be less than max_tokens ({max_tokens})",
-                    o.value
-                ),
-            ));
-        }
-
-        let m = &self.metadata;
-        let tag = self.tag.as_ref().and_then(|t| t.compile(cx));
-        let defaults = Metadata {
-            domain: m.domain.clone().unwrap_or_else(|| "general".to_owned()),
-            department: m.department.clone(),
-            doc_type: m.doc_type.clone(),
-            tags: m.tags.clone(),
-        };
-        let chunk_kind = self.chunk.kind;
-        let overlap_tokens = overlap.min(max_tokens.saturating_sub(1)) as usize;
-        let fingerprint = fingerprint(&[
-            &format!("{chunk_kind:?}/{max_tokens}/{overlap_tokens}"),
-            &embed.fingerprint_part(),
-            &serde_json::to_string(&defaults).unwrap_or_default(),
-            &format!("{:?}", m.required),
-            tag.as_ref().map_or("", |t| t.hash.as_str()),
-        ]);
-        IngestStage {
-            dirs,
-            chunk_kind,
-            max_tokens: max_tokens as usize,
-            overlap_tokens,
-            defaults,
-            embed,
-            limits: ParseLimits {
-                max_file_bytes: self.max_file_bytes.unwrap_or(DEFAULT_MAX_FILE_BYTES),
-                ..ParseLimits::default()
-            },
-            tag,
-            required: m.required.clone(),
-            fingerprint,
-            store: self.store.as_ref().map_or(StoreSpec::Default, |s| s.compile(cx)),
-        }
-    }
-}
-
 impl EmbedConfig {
     /// Check the embedder settings.
-    fn compile(&self, cx: &mut CompileCx<'_>) -> EmbedSpec {
+    pub fn compile(&self, cx: &mut CompileCx<'_>) -> EmbedSpec {
         let provider = self.provider;
         self.check_applicable(cx);
         let dims_in = |cx: &mut CompileCx<'_>, allowed: &dyn Fn(u32) -> bool, message: &str| {
@@ -513,5 +313,55 @@ impl EmbedConfig {
                 )
             });
         }
+    }
+}
+
+impl EmbedSpec {
+    /// The embedder this spec names, without a cache: the local model loaded from
+    /// `model_dir` (fetched if missing), or a client of a remote one.
+    ///
+    /// # Errors
+    /// [`ProviderError::ModelUnavailable`] when the local model cannot be fetched or
+    /// loaded, or a remote embedder's runtime cannot start; [`ProviderError::InvalidInput`]
+    /// for a spec its provider cannot serve.
+    pub fn open(&self, model_dir: &Path) -> Result<Arc<dyn Embedder>, ProviderError> {
+        let spec = self;
+        let model_id = || spec.model_id.clone().unwrap_or_default();
+        Ok(match (&spec.provider, &spec.remote) {
+            (EmbedProvider::Hash, _) => Arc::new(HashEmbedder::new(spec.dims)),
+            (EmbedProvider::Local, _) => Arc::new(LocalBert::load(&model_files::ensure_minilm(model_dir)?)?),
+            (EmbedProvider::BedrockTitan, RemoteEmbed::Bedrock(target)) => Arc::new(TitanEmbedder::new(
+                model_id(),
+                spec.dims,
+                target.clone(),
+                spec.policy.clone(),
+            )?),
+            (EmbedProvider::OpenaiCompat, RemoteEmbed::OpenAi(target)) => Arc::new(OpenAiEmbedder::new(
+                model_id(),
+                spec.dims,
+                target.clone(),
+                spec.policy.clone(),
+            )?),
+            (p, _) => {
+                return Err(ProviderError::InvalidInput(format!(
+                    "embed provider {} has no endpoint",
+                    p.as_str()
+                )));
+            }
+        })
+    }
+}
+
+/// The text an embedder sees for a chunk: title and section give it context.
+pub fn embedding_text(title: &str, section: Option<&str>, text: &str) -> String {
+    match section {
+        Some(s) => format!("{title} — {s}\n{text}"),
+        None => format!("{title}\n{text}"),
+    }
+}
+
+impl Stage for EmbedSpec {
+    fn name(&self) -> &'static str {
+        "embed"
     }
 }

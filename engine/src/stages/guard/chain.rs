@@ -137,11 +137,11 @@ fn add(checked: &mut Checked, reasons: Vec<GuardReason>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::guard::Sides;
-    use crate::guard::content_filter::ContentFilter;
-    use crate::guard::phrases::Phrase;
-    use crate::guard::pii::{PiiGuard, PiiKind};
-    use crate::guard::topics::{DeniedTopics, Topic};
+    use crate::stages::guard::Sides;
+    use crate::stages::guard::content_filter::ContentFilter;
+    use crate::stages::guard::phrases::Phrase;
+    use crate::stages::guard::pii::{PiiGuard, PiiKind};
+    use crate::stages::guard::topics::{DeniedTopics, Topic};
 
     fn chain() -> GuardChain {
         let pii = PiiGuard::new(&[PiiKind::Ssn, PiiKind::Email, PiiKind::Phone], false, Sides::default()).unwrap();

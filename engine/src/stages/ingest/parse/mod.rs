@@ -113,22 +113,6 @@ pub enum ParseError {
     LimitExceeded(String),
 }
 
-impl ParseError {
-    /// A stable machine-readable code for API responses, e.g. `encrypted`, `no_text`.
-    pub fn code(&self) -> &'static str {
-        match self {
-            ParseError::Unsupported(_) => "unsupported_type",
-            ParseError::TooLarge { .. } => "too_large",
-            ParseError::Encrypted => "encrypted",
-            ParseError::NoText(_) => "no_text",
-            ParseError::Empty => "empty",
-            ParseError::Corrupt(_) => "corrupt",
-            ParseError::UnsupportedContent(_) => "unsupported_content",
-            ParseError::LimitExceeded(_) => "limit_exceeded",
-        }
-    }
-}
-
 /// The format a file name stands for, by extension (case-insensitive).
 pub fn detect_format(file_name: &str) -> Option<DocFormat> {
     let ext = std::path::Path::new(file_name)
@@ -235,6 +219,7 @@ mod tests {
     use std::io::{Cursor, Write};
 
     use super::*;
+    use crate::stages::ingest::FileError;
 
     const DOCS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/docs/");
 
@@ -297,7 +282,7 @@ pdf/pypdf-pdflatex-4-pages.pdf | ok | Hello, here is some text without a meaning
             let bytes = std::fs::read(format!("{DOCS}{name}")).unwrap();
             let doc = match parse(name, &bytes, &ParseLimits::default()) {
                 Ok(doc) if outcome == "ok" => doc,
-                Err(error) if outcome == "err" && error.code() == detail => continue,
+                Err(error) if outcome == "err" && FileError::from(&error).code() == detail => continue,
                 other => panic!("{name}: expected {outcome} {detail}, got {:?}", other.map(|d| d.title)),
             };
             assert_eq!(Some(doc.format), detect_format(name));
@@ -366,7 +351,7 @@ pdf/pypdf-pdflatex-4-pages.pdf | ok | Hello, here is some text without a meaning
         let expected = "decompressed parts exceed the limit of 65536 bytes (at word/document.xml)";
         let error = parse("bomb.docx", &bytes, &limits).err();
         assert_eq!(error, Some(ParseError::LimitExceeded(expected.into())));
-        assert_eq!(error.map(|e| e.code()), Some("limit_exceeded"));
+        assert_eq!(error.map(|e| FileError::from(&e)), Some(FileError::LimitExceeded));
         let doc = parse("bomb.docx", &bytes, &ParseLimits::default()).unwrap();
         assert_eq!(doc.sections[0].text.len(), 1 << 20);
     }

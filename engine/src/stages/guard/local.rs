@@ -1,27 +1,7 @@
-//! Guardrails: checks on the query (before retrieval and generation) and on the answer
-//! (before it is returned). One file per guard:
-//!
-//! - `pii`: masks (or blocks) US social security numbers, e-mail addresses and US phone numbers;
-//! - `content_filter`: a deny list of terms and patterns, blocked or masked;
-//! - `topics`: denied topics, refused with the pipeline's refusal message;
-//! - `bedrock`: Amazon Bedrock Guardrails through `ApplyGuardrail`.
-//!
-//! `chain` runs a pipeline's guards in order; `report` is what a response says about
-//! them; `counters` counts interventions per pipeline. The config types are in
-//! [`crate::stages::guardrails`].
+//! What the in-process guards (`pii`, `content_filter`, `topics`) share: the texts a
+//! guard checks, its verdict on one text, and the [`LocalGuard`] trait.
 
-pub mod bedrock;
-pub mod chain;
-pub mod content_filter;
-pub mod counters;
-pub mod phrases;
-pub mod pii;
-pub mod report;
-pub mod topics;
-
-pub use chain::{Checked, GuardChain};
-pub use counters::{GuardCounters, InterventionCounts};
-pub use report::{GuardAction, GuardReason, GuardSide, GuardrailReport};
+use super::report::{GuardReason, GuardSide};
 
 /// Which texts a guard checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -369,7 +369,10 @@ fn cid_font_without_to_unicode_is_unsupported_or_mapped() {
     let error = parse_default(&cid_font_page("Identity")).err();
     let reason = "CID font without ToUnicode map (Mystery): 4 glyphs cannot be turned into text";
     assert_eq!(error, Some(ParseError::UnsupportedContent(reason.into())));
-    assert_eq!(error.map(|e| e.code()), Some("unsupported_content"));
+    assert_eq!(
+        error.map(|e| crate::stages::ingest::FileError::from(&e)),
+        Some(crate::stages::ingest::FileError::UnsupportedContent)
+    );
     // The same CIDs in Adobe-Japan1 are known: CIDs 0x41..0x44 are "`", "a", "b", "c".
     let doc = parse_default(&cid_font_page("Japan1")).unwrap();
     assert_eq!(doc.sections[0].text.trim(), "`abc");

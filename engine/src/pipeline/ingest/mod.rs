@@ -1,0 +1,133 @@
+//! The ingest executor: one batch through the ingest sub-stages, file by file —
+//! read, parse, chunk, tag (`prepare`), then embed and write in groups — with a report
+//! per file. A file that fails is reported and skipped; it never aborts the batch.
+//! Each group is one store transaction, so a crash loses at most the group in flight
+//! and never corrupts what was committed.
+
+mod prepare;
+mod report;
+
+use std::time::Instant;
+
+pub use self::prepare::file_stem;
+use self::prepare::{Failed, Pending, Prepared, prepare};
+pub use self::report::{FileOutcome, FileReport, IngestError, IngestReport};
+use crate::providers::ProviderError;
+use crate::providers::embed::Embedder;
+pub use crate::stages::ingest::FileError;
+use crate::stages::ingest::IngestStage;
+use crate::stages::ingest::embed::embedding_text;
+use crate::stages::ingest::sources::IngestInput;
+use crate::store::{EmbedderInfo, Filter, Index, NewChunk, NewDocument};
+
+/// Chunks per embedding call and store transaction.
+const WRITE_BATCH: usize = 256;
+
+/// Where a batch goes.
+pub struct IngestTarget<'a> {
+    pub stage: &'a IngestStage,
+    /// What the pipeline may hold: documents outside it are refused.
+    pub allowed: &'a Filter,
+    pub index: &'a Index,
+    pub embedder: &'a dyn Embedder,
+}
+
+/// Ingest `inputs` into `target`, calling `on_file` after each file.
+///
+/// # Errors
+/// [`IngestError`] when the store or the embedder fails; per-file problems are in the report.
+pub fn ingest(
+    target: &IngestTarget<'_>,
+    inputs: Vec<IngestInput>,
+    on_file: &mut dyn FnMut(&FileReport),
+) -> Result<IngestReport, IngestError> {
+    let started = Instant::now();
+    let mut report = IngestReport::default();
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut pending_chunks = 0;
+    for input in inputs {
+        let file_report = match prepare(target, input) {
+            Ok(Prepared::Changed(doc)) => {
+                pending_chunks += doc.chunks.len();
+                pending.push(*doc);
+                if pending_chunks >= WRITE_BATCH {
+                    flush(target, &mut pending, &mut report, on_file)?;
+                    pending_chunks = 0;
+                }
+                continue;
+            }
+            Ok(Prepared::Unchanged(r)) | Err(Failed(r)) => r,
+        };
+        on_file(&file_report);
+        report.files.push(file_report);
+    }
+    flush(target, &mut pending, &mut report, on_file)?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Embed the pending documents' chunks in one call (so the model can batch by length
+/// across documents), then write them in one store transaction.
+fn flush(
+    target: &IngestTarget<'_>,
+    pending: &mut Vec<Pending>,
+    report: &mut IngestReport,
+    on_file: &mut dyn FnMut(&FileReport),
+) -> Result<(), IngestError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let pending = std::mem::take(pending);
+    let texts: Vec<String> = pending
+        .iter()
+        .flat_map(|d| {
+            d.chunks
+                .iter()
+                .map(|c| embedding_text(&d.record.title, c.section.as_deref(), &c.text))
+        })
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let embedded = target.embedder.embed(&refs)?;
+    if embedded.vectors.len() != texts.len() {
+        return Err(
+            ProviderError::Inference(format!("{} vectors for {} chunks", embedded.vectors.len(), texts.len())).into(),
+        );
+    }
+    report.embedding_tokens += embedded.tokens;
+    report.chunks += texts.len();
+    let mut vectors = embedded.vectors.into_iter();
+    let mut reports = Vec::with_capacity(pending.len());
+    let docs: Vec<NewDocument> = pending
+        .into_iter()
+        .map(|Pending { record, chunks }| {
+            reports.push(FileReport {
+                source: record.source.clone(),
+                outcome: FileOutcome::Ingested {
+                    document_id: record.id.clone(),
+                    chunks: chunks.len(),
+                },
+            });
+            let chunks = chunks
+                .into_iter()
+                .zip(vectors.by_ref())
+                .map(|(c, vector)| NewChunk {
+                    text: c.text,
+                    page: c.page,
+                    section: c.section,
+                    vector,
+                })
+                .collect();
+            NewDocument { record, chunks }
+        })
+        .collect();
+    let info = EmbedderInfo {
+        id: target.embedder.id().to_owned(),
+        dims: target.embedder.dims(),
+    };
+    target.index.write(&info, docs, &[])?;
+    for r in reports {
+        on_file(&r);
+        report.files.push(r);
+    }
+    Ok(())
+}
