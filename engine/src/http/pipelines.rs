@@ -9,9 +9,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
+use crate::pipeline::ReloadStatus;
 use crate::pipeline::{Engine, Pipeline, PromptInfo};
 use crate::prompts::{PromptChoice, PromptVersion};
-use crate::reload::ReloadStatus;
 use crate::stages::guard::InterventionCounts;
 
 /// Liveness.

@@ -13,9 +13,9 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 
+use super::reload_status::ReloadStatus;
 use super::{Resources, Snapshot, index_options};
 use crate::prompts::PromptStats;
-use crate::reload::ReloadStatus;
 use crate::stages::ingest::embed::EmbedSpec;
 use crate::vocab::{ConfigError, Diagnostic};
 

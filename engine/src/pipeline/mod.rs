@@ -8,6 +8,7 @@ mod guarded;
 pub mod ingest;
 mod prompt_listing;
 mod query;
+mod reload_status;
 mod resources;
 mod stream;
 
@@ -21,6 +22,7 @@ pub use prompt_listing::{PromptInfo, PromptVersionInfo, VersionUsage};
 pub use query::{
     FallbackInfo, OneOrMany, QueryError, QueryRequest, QueryResponse, RouteInfo, Source, StageUsage, Usage,
 };
+pub use reload_status::{ReloadFailure, ReloadState, ReloadStatus};
 pub use resources::Resources;
 pub use stream::{QueryEvent, QueryStream};
 

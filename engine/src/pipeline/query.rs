@@ -13,11 +13,11 @@ use crate::prompts::{Assignment, PromptSource, PromptVersion, RenderError};
 use crate::providers::ProviderError;
 use crate::providers::embed::Embedder;
 use crate::providers::llm::{ContextChunk, Fallback, GenerateRequest, Generation};
-use crate::stages::features::QueryFeatures;
-use crate::stages::fusion::Fused;
 use crate::stages::generate::ModelRuntime;
 use crate::stages::guard::GuardrailReport;
 use crate::stages::retrieve::SearchMode;
+use crate::stages::retrieve::fusion::Fused;
+use crate::stages::route::features::QueryFeatures;
 use crate::stages::route::{Decision, RouteError, RouteHit, RouteInput};
 use crate::store::{Filter, Index, StoreError};
 

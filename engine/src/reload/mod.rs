@@ -9,9 +9,7 @@
 
 pub mod bench;
 pub mod sources;
-mod status;
 pub mod watch;
 
 pub use sources::{SourceWatcher, watch_sources};
-pub use status::{ReloadFailure, ReloadState, ReloadStatus};
 pub use watch::{WatchError, Watcher, watch};

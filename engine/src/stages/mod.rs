@@ -2,15 +2,12 @@
 //! YAML, a doc comment per field, which becomes the JSON Schema) and the runtime type
 //! that `compile` builds from it.
 
-pub mod features;
-pub mod fusion;
 pub mod generate;
 pub mod guard;
 pub mod ingest;
-pub mod resilience;
+pub mod remote;
 pub mod retrieve;
 pub mod route;
-pub mod route_prompts;
 
 use std::path::{Path, PathBuf};
 

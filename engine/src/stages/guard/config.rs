@@ -26,7 +26,7 @@ use super::{DEFAULT_REFUSAL, GuardChain, GuardrailStage, LocalGuard, Sides};
 use crate::providers::aws::AwsTarget;
 use crate::providers::guardrail::BedrockGuardrail;
 use crate::stages::CompileCx;
-use crate::stages::resilience::{RetryConfig, compile_policy};
+use crate::stages::remote::{RetryConfig, compile_policy};
 use crate::vocab::diagnostic::Diagnostic;
 
 /// Checks on the query (before retrieval and generation) and on the answer (before it

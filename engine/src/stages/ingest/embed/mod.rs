@@ -20,7 +20,7 @@ use crate::providers::embed::titan::{TITAN_DIMS, TitanEmbedder};
 use crate::providers::embed::{Embedder, model_files};
 use crate::providers::openai_http::OpenAiTarget;
 use crate::providers::resilience::RetryPolicy;
-use crate::stages::resilience::{RetryConfig, compile_policy};
+use crate::stages::remote::{RetryConfig, compile_policy};
 use crate::stages::{CompileCx, Stage};
 use crate::vocab::Diagnostic;
 

@@ -286,8 +286,8 @@ mod tests {
 
     use crate::config::{self, PipelineSpec};
     use crate::prompts::{Assignment, PromptChoice};
-    use crate::stages::features::QueryFeatures;
     use crate::stages::route::RouteInput;
+    use crate::stages::route::features::QueryFeatures;
     use crate::vocab::ConfigError;
 
     fn write(dir: &Path, rel: &str, text: &str) {

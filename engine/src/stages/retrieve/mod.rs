@@ -1,12 +1,14 @@
 //! Retrieve stage: keyword (BM25) and vector search, fused, filtered by metadata
 //! inside both searches.
 
+pub mod fusion;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use self::fusion::{Fusion, FusionMethod, Normalization};
 use super::CompileCx;
-use super::fusion::{Fusion, FusionMethod, Normalization};
 use crate::store::{Filter, Stemming};
 use crate::vocab::diagnostic::Diagnostic;
 

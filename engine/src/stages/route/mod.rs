@@ -2,6 +2,9 @@
 //! rhai rule (`fn route(query)`) decides from the query, its features and the hits —
 //! then the prompt's version: the one named, or one drawn from an A/B split.
 
+pub mod features;
+pub mod prompts;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -10,9 +13,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
+use self::features::QueryFeatures;
+use self::prompts::SplitConfig;
 use super::CompileCx;
-use super::features::QueryFeatures;
-use super::route_prompts::{self, SplitConfig};
 use crate::prompts::{Assignment, Prompt, PromptChoice, PromptFamily};
 use crate::script::{Script, ScriptError, to_dynamic};
 use crate::vocab::diagnostic::Diagnostic;
@@ -150,7 +153,7 @@ impl RouteConfig {
                 ),
             ));
         }
-        let prompts = route_prompts::compile(cx, &t.prompt, &self.prompts, &self.splits, models);
+        let prompts = prompts::compile(cx, &t.prompt, &self.prompts, &self.splits, models);
         let script = self.script.as_ref().and_then(|s| {
             let path = cx.resolve(&s.value);
             if !path.is_file() {

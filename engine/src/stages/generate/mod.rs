@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::CompileCx;
-use super::resilience::{RetryConfig, compile_policy};
+use super::remote::{RetryConfig, compile_policy};
 use crate::providers::aws::AwsTarget;
 use crate::providers::llm::bedrock::Bedrock;
 use crate::providers::llm::openai::{OpenAiChat, OpenAiTarget};
