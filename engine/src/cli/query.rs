@@ -6,7 +6,9 @@ use anyhow::Context;
 use clap::Args;
 
 use super::Cli;
-use crate::pipeline::{OneOrMany, QueryRequest};
+use crate::http::wire::QueryResponse;
+use crate::pipeline::Query;
+use crate::prompts::stats::STATS_FILE;
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
@@ -33,19 +35,25 @@ pub fn run(cli: &Cli, args: &QueryArgs) -> anyhow::Result<ExitCode> {
         .get(&args.pipeline)
         .with_context(|| format!("no pipeline named `{}`", args.pipeline))?
         .clone();
-    let request = QueryRequest {
-        query: args.question.clone(),
-        domain: (!args.domain.is_empty()).then(|| OneOrMany::Many(args.domain.clone())),
+    let query = Query {
+        domains: (!args.domain.is_empty()).then(|| args.domain.clone()),
         top_k: args.top_k,
-        ..QueryRequest::default()
+        ..Query::new(args.question.clone())
     };
+    // The answer counts in the prompt statistics, as one served by the server would.
+    let stats = &engine.resources.stats;
+    let stats_file = cli.data_dir().join(STATS_FILE);
+    stats
+        .restore(&stats_file)
+        .context("cannot read the prompt statistics")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let response = runtime.block_on(pipeline.query(request))?;
+    let response = runtime.block_on(pipeline.query(query))?;
+    stats.save(&stats_file).context("cannot write the prompt statistics")?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&response)?);
+        println!("{}", serde_json::to_string_pretty(&QueryResponse::from(&response))?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{}\n", response.answer);
+    println!("{}\n", response.text);
     for s in &response.sources {
         let page = s.page.map(|p| format!(", p. {p}")).unwrap_or_default();
         let kw = s.keyword_score.map_or("-".to_owned(), |v| format!("{v:.2}"));

@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::Cli;
 use crate::pipeline::ingest::file_stem;
-use crate::pipeline::{OneOrMany, Pipeline, QueryRequest};
+use crate::pipeline::{Pipeline, Query};
 use crate::stages::ingest::parse::{self, ParseLimits};
 use crate::stages::ingest::tag::TagInput;
 
@@ -51,12 +51,11 @@ fn pipeline(cli: &Cli, name: &str) -> anyhow::Result<Arc<Pipeline>> {
 /// Print the route a question would take and what the script saw.
 pub fn route(cli: &Cli, args: &RouteArgs) -> anyhow::Result<ExitCode> {
     let pipeline = pipeline(cli, &args.pipeline)?;
-    let request = QueryRequest {
-        query: args.question.clone(),
-        domain: (!args.domain.is_empty()).then(|| OneOrMany::Many(args.domain.clone())),
+    let request = Query {
+        domains: (!args.domain.is_empty()).then(|| args.domain.clone()),
         role: args.role.clone(),
         session_id: args.session.clone(),
-        ..QueryRequest::default()
+        ..Query::new(args.question.clone())
     };
     let (input, decision) = pipeline.dry_run_route(&request)?;
     println!("model:  {}", decision.model);

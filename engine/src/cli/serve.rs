@@ -58,6 +58,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let stats_file = cli.data_dir().join(STATS_FILE);
     engine
+        .resources
         .stats
         .restore(&stats_file)
         .context("cannot read the prompt statistics")?;
@@ -105,7 +106,7 @@ async fn flush_stats(engine: Arc<Engine>, file: std::path::PathBuf) {
 }
 
 fn save_stats(engine: &Engine, file: &Path) {
-    if let Err(e) = engine.stats.save(file) {
+    if let Err(e) = engine.resources.stats.save(file) {
         tracing::warn!(error = %e, "cannot write the prompt statistics");
     }
 }

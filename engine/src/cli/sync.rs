@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::Cli;
+use crate::http::wire::SyncReport;
 use crate::providers::docstore::{DocStore, S3Location, StoreSpec};
 use crate::sync::{ObjectReport, ObjectStatus, SyncOptions, scopes_for, sync};
 
@@ -59,7 +60,7 @@ pub fn run(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitCode> {
         }
     }))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(&SyncReport::from(&report))?);
     } else {
         println!(
             "{}: {}: {}; {} chunks, {:.1}s",

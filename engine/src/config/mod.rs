@@ -12,7 +12,7 @@ use serde_saphyr::Spanned;
 use crate::stages::CompileCx;
 use crate::stages::Stage;
 use crate::stages::generate::{GenerateConfig, GenerateStage};
-use crate::stages::guard::{GuardrailStage, GuardrailsConfig};
+use crate::stages::guard::{GuardStage, GuardrailsConfig};
 use crate::stages::ingest::{IngestConfig, IngestStage};
 use crate::stages::retrieve::{RetrieveConfig, RetrieveStage};
 use crate::stages::route::{RouteConfig, RouteStage};
@@ -62,7 +62,7 @@ pub struct PipelineSpec {
     pub retrieve: RetrieveStage,
     pub route: RouteStage,
     pub generate: GenerateStage,
-    pub guardrails: GuardrailStage,
+    pub guardrails: GuardStage,
     /// The price table the pipeline's costs are computed with (`pricing.yaml`).
     pub pricing: Arc<PriceTable>,
 }
@@ -73,11 +73,7 @@ impl PipelineSpec {
     pub fn files_to_watch(&self) -> Vec<PathBuf> {
         let mut files = vec![self.file.clone()];
         files.extend(self.ingest.files_to_watch());
-        files.extend(self.route.script.iter().map(|s| s.path.clone()));
-        for family in self.route.families.values() {
-            files.push(family.path.clone());
-            files.extend(family.versions.iter().map(|p| p.file.clone()));
-        }
+        files.extend(self.route.files_to_watch());
         files.extend(self.pricing.file.clone());
         files
     }

@@ -16,8 +16,8 @@ pub use metrics::Scores;
 pub use report::{EvalReport, Timings, report};
 pub use run::{EvalIndex, IndexSummary, QueryRun, SearchSummary, default_depth};
 
-use crate::pipeline::QueryError;
 use crate::pipeline::ingest::IngestError;
+use crate::stages::retrieve::RetrieveError;
 use crate::store::StoreError;
 
 /// Why an evaluation failed.
@@ -60,7 +60,7 @@ pub enum EvalError {
     Ingest(#[from] IngestError),
     /// A search failed.
     #[error("query `{query}` failed: {source}")]
-    Query { query: String, source: Box<QueryError> },
+    Query { query: String, source: Box<RetrieveError> },
     /// Reading chunks back from the index failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -134,6 +134,7 @@ impl EvalIndex {
         on_query: &(dyn Fn() + Sync),
     ) -> Result<SearchSummary, EvalError> {
         let index = self.pipeline.index()?;
+        let embedder = self.pipeline.embedder().map_err(IngestError::from)?;
         let names: HashMap<String, &str> = dataset
             .corpus
             .iter()
@@ -147,7 +148,7 @@ impl EvalIndex {
             while !stop.load(Ordering::Relaxed) {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(query) = dataset.queries.get(i) else { break };
-                match self.search_one(&index, &names, query, mode, depth) {
+                match self.search_one(&index, embedder.as_ref(), &names, query, mode, depth) {
                     Ok(run) => out.push((i, run)),
                     Err(e) => {
                         stop.store(true, Ordering::Relaxed);
@@ -180,6 +181,7 @@ impl EvalIndex {
     fn search_one(
         &self,
         index: &Index,
+        embedder: &dyn Embedder,
         names: &HashMap<String, &str>,
         query: &Query,
         mode: SearchMode,
@@ -188,7 +190,9 @@ impl EvalIndex {
         let started = Instant::now();
         let (fused, _) = self
             .pipeline
-            .search(&query.text, &Filter::default(), depth, mode)
+            .spec
+            .retrieve
+            .search(index, embedder, &query.text, &Filter::default(), depth, mode)
             .map_err(|source| EvalError::Query {
                 query: query.id.clone(),
                 source: Box::new(source),

@@ -5,69 +5,13 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
-use serde::Serialize;
-use utoipa::ToSchema;
 
+use super::error::all_files_failed;
+use super::wire::{DocumentInfo, DocumentList, FileResult, UploadResponse};
 use super::{ApiError, AppState};
-use crate::pipeline::ingest::{FileError, FileOutcome, IngestError};
-use crate::providers::docstore::DocStoreError;
-use crate::store::{DocumentRecord, Metadata};
-use crate::sync::{RemoveError, UploadError, UploadFile, UploadedFile};
-
-/// Per-file results of an upload.
-#[derive(Serialize, ToSchema)]
-pub struct UploadResponse {
-    /// The document store the files were written to (`s3://bucket/prefix/` or a directory).
-    pub store: String,
-    /// One entry per uploaded file: `file`, `source`, `stored_key` (absent when refused
-    /// before storing), and `status` `ingested`, `unchanged` or `failed` (with `code`, `message`).
-    #[schema(value_type = Vec<Object>)]
-    pub files: Vec<UploadedFile>,
-    pub chunks: usize,
-    pub seconds: f64,
-}
-
-/// A stored document.
-#[derive(Serialize, ToSchema)]
-pub struct DocumentInfo {
-    pub id: String,
-    pub title: String,
-    pub source: String,
-    pub format: String,
-    pub domain: String,
-    pub department: Option<String>,
-    pub doc_type: Option<String>,
-    pub tags: Vec<String>,
-    pub content_hash: String,
-    pub bytes: u64,
-    pub chunks: u32,
-    pub ingested_at: u64,
-}
-
-impl From<DocumentRecord> for DocumentInfo {
-    fn from(d: DocumentRecord) -> Self {
-        Self {
-            id: d.id,
-            title: d.title,
-            source: d.source,
-            format: d.format,
-            domain: d.metadata.domain,
-            department: d.metadata.department,
-            doc_type: d.metadata.doc_type,
-            tags: d.metadata.tags,
-            content_hash: d.content_hash,
-            bytes: d.bytes,
-            chunks: d.chunk_count,
-            ingested_at: d.ingested_at,
-        }
-    }
-}
-
-/// The documents a pipeline sees.
-#[derive(Serialize, ToSchema)]
-pub struct DocumentList {
-    pub documents: Vec<DocumentInfo>,
-}
+use crate::pipeline::ingest::{FileError, FileOutcome};
+use crate::sync::{UploadFile, UploadReport};
+use crate::vocab::Metadata;
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     let status = e.status();
@@ -160,9 +104,10 @@ pub async fn upload(
         ));
     }
     let metadata = overridden.then_some(metadata);
-    let report = crate::sync::upload(pipeline, files, metadata)
-        .await
-        .map_err(|e| upload_error(&name, e))?;
+    let report = crate::sync::upload(pipeline, files, metadata).await.map_err(|e| {
+        tracing::warn!(pipeline = %name, error = %e, "upload failed");
+        ApiError::from(e)
+    })?;
     let failed = report
         .files
         .iter()
@@ -170,61 +115,24 @@ pub async fn upload(
         .count();
     tracing::info!(pipeline = %name, store = %report.store, files = report.files.len(), failed, "upload done");
     if failed == report.files.len() {
-        return Err(all_failed(report.files));
+        return Err(all_failed(&report));
     }
-    Ok(Json(UploadResponse {
-        store: report.store,
-        files: report.files,
-        chunks: report.chunks,
-        seconds: report.seconds,
-    }))
+    Ok(Json(UploadResponse::from(&report)))
 }
 
-/// An upload that failed as a whole: the store (503 when unreachable, 502 when it
-/// refused), the index or the embedder.
-fn upload_error(pipeline: &str, e: UploadError) -> ApiError {
-    match e {
-        UploadError::Store(store) => {
-            tracing::warn!(pipeline = %pipeline, error = %store, "upload not stored");
-            let status = store_status(&store);
-            ApiError::new(status.0, status.1, UploadError::Store(store).to_string())
-        }
-        UploadError::Ingest(IngestError::Store(s)) => ApiError::from(s),
-        UploadError::Ingest(IngestError::Provider(p)) => ApiError::from(p),
-        UploadError::Internal(m) => ApiError::internal(m),
-    }
-}
-
-/// The status of a document-store failure: 503 when it cannot be reached, 502 when it
-/// refused, 500 for a local I/O error.
-pub(super) fn store_status(e: &DocStoreError) -> (StatusCode, &'static str) {
-    match e {
-        DocStoreError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
-        DocStoreError::AccessDenied { .. } | DocStoreError::Rejected { .. } => (StatusCode::BAD_GATEWAY, "store_error"),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_error"),
-    }
-}
-
-/// Every file failed: the status says why when they all failed the same way.
-fn all_failed(files: Vec<UploadedFile>) -> ApiError {
-    let errors: Vec<FileError> = files
+/// Every file failed: the status says why when they all failed the same way; the
+/// per-file results are in `error.details.files`.
+fn all_failed(report: &UploadReport) -> ApiError {
+    let errors: Vec<FileError> = report
+        .files
         .iter()
         .filter_map(|f| match &f.outcome {
             FileOutcome::Failed { error, .. } => Some(*error),
             _ => None,
         })
         .collect();
-    let same = |e: FileError| errors.iter().all(|x| *x == e);
-    let (status, code) = if same(FileError::UnsupportedType) {
-        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type")
-    } else if same(FileError::TooLarge) {
-        (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
-    } else if same(FileError::ForbiddenMetadata) {
-        (StatusCode::FORBIDDEN, "forbidden")
-    } else {
-        (StatusCode::UNPROCESSABLE_ENTITY, "unreadable")
-    };
-    let message = files
+    let message = report
+        .files
         .iter()
         .filter_map(|f| match &f.outcome {
             FileOutcome::Failed { message, .. } => Some(format!("{}: {message}", f.file)),
@@ -232,7 +140,8 @@ fn all_failed(files: Vec<UploadedFile>) -> ApiError {
         })
         .collect::<Vec<_>>()
         .join("; ");
-    let mut err = ApiError::new(status, code, message);
+    let mut err = all_files_failed(&errors, message);
+    let files: Vec<FileResult> = report.files.iter().map(FileResult::from).collect();
     err.details = serde_json::to_value(serde_json::json!({ "files": files })).ok();
     err
 }
@@ -278,14 +187,9 @@ pub async fn remove(
     Path((name, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let pipeline = state.pipeline(&name)?;
-    let removed = crate::sync::remove(pipeline, &id).await.map_err(|e| match e {
-        RemoveError::Store(store) => {
-            tracing::warn!(pipeline = %name, document = %id, error = %store, "document not removed");
-            let status = store_status(&store);
-            ApiError::new(status.0, status.1, RemoveError::Store(store).to_string())
-        }
-        RemoveError::Index(s) => ApiError::from(s),
-        RemoveError::Internal(m) => ApiError::internal(m),
+    let removed = crate::sync::remove(pipeline, &id).await.map_err(|e| {
+        tracing::warn!(pipeline = %name, document = %id, error = %e, "document not removed");
+        ApiError::from(e)
     })?;
     if let Some(doc) = removed {
         tracing::info!(pipeline = %name, document = %id, source = %doc.source, "document deleted");

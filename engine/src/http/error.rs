@@ -1,5 +1,6 @@
-//! The one API error: JSON `{"error": {"code", "message"}}` with the right status.
-//! Turning it into a response logs nothing; handlers decide what to log.
+//! The one API error, JSON `{"error": {"code", "message"}}`, and the one table that
+//! maps every layer's typed error onto its HTTP status and `error.code`. Turning an
+//! error into a response logs nothing; handlers decide what to log.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -8,8 +9,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::pipeline::QueryError;
+use crate::pipeline::ingest::{FileError, IngestError};
 use crate::providers::ProviderError;
+use crate::providers::docstore::DocStoreError;
 use crate::store::StoreError;
+use crate::sync::{RemoveError, SyncError, UploadError};
 
 /// An error response.
 #[derive(Debug)]
@@ -74,14 +78,26 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::EmbedderMismatch { .. } | StoreError::Dimension { .. } => {
-                Self::new(StatusCode::CONFLICT, "index_mismatch", e.to_string())
+// The table. Each layer's errors, by status: 4xx for what the client can fix, 502
+// when an upstream refused, 503 when it is unavailable (try again), 500 for our faults.
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        let (status, code) = match e {
+            QueryError::Provider(p) => return p.into(),
+            QueryError::Store(s) => return s.into(),
+            QueryError::EmptyQuery | QueryError::QueryTooLong(_) | QueryError::BadTopK => {
+                (StatusCode::BAD_REQUEST, "bad_request")
             }
-            _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
-        }
+            QueryError::UnknownFilterField(_) => (StatusCode::BAD_REQUEST, "unknown_filter"),
+            QueryError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+            QueryError::Route(_) => (StatusCode::INTERNAL_SERVER_ERROR, "script_error"),
+            QueryError::Incomplete => (StatusCode::BAD_GATEWAY, "provider"),
+            QueryError::Render(_) | QueryError::UnknownModel(_) | QueryError::Worker(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        Self::new(status, code, e.to_string())
     }
 }
 
@@ -107,21 +123,85 @@ impl From<ProviderError> for ApiError {
     }
 }
 
-impl From<QueryError> for ApiError {
-    fn from(e: QueryError) -> Self {
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
         let (status, code) = match e {
-            QueryError::Provider(p) => return p.into(),
-            QueryError::Store(s) => return s.into(),
-            QueryError::EmptyQuery | QueryError::QueryTooLong(_) | QueryError::BadTopK => {
-                (StatusCode::BAD_REQUEST, "bad_request")
+            StoreError::EmbedderMismatch { .. } | StoreError::Dimension { .. } => {
+                (StatusCode::CONFLICT, "index_mismatch")
             }
-            QueryError::UnknownFilterField(_) => (StatusCode::BAD_REQUEST, "unknown_filter"),
-            QueryError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
-            QueryError::Route(_) => (StatusCode::INTERNAL_SERVER_ERROR, "script_error"),
-            QueryError::Render(_) | QueryError::UnknownModel(_) | QueryError::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
         };
         Self::new(status, code, e.to_string())
     }
+}
+
+/// A document store: 503 when it cannot be reached, 502 when it refused, 500 for a
+/// local I/O error. `message` is the whole error, which may say more than `e`.
+fn store_error(e: &DocStoreError, message: String) -> ApiError {
+    let (status, code) = match e {
+        DocStoreError::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+        DocStoreError::AccessDenied { .. } | DocStoreError::Rejected { .. } => (StatusCode::BAD_GATEWAY, "store_error"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_error"),
+    };
+    ApiError::new(status, code, message)
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Store(s) => s.into(),
+            IngestError::Provider(p) => p.into(),
+        }
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        let message = e.to_string();
+        match e {
+            UploadError::Store(s) => store_error(&s, message),
+            UploadError::Ingest(i) => i.into(),
+            UploadError::Worker(_) => ApiError::internal(message),
+        }
+    }
+}
+
+impl From<RemoveError> for ApiError {
+    fn from(e: RemoveError) -> Self {
+        let message = e.to_string();
+        match e {
+            RemoveError::Store(s) => store_error(&s, message),
+            RemoveError::Index(s) => s.into(),
+            RemoveError::Worker(_) => ApiError::internal(message),
+        }
+    }
+}
+
+impl From<SyncError> for ApiError {
+    fn from(e: SyncError) -> Self {
+        let message = e.to_string();
+        match e {
+            SyncError::Store(s) | SyncError::Interrupted { source: s, .. } => store_error(&s, message),
+            SyncError::Index(s) => s.into(),
+            SyncError::Ingest(i) => i.into(),
+            SyncError::Worker(_) => ApiError::internal(message),
+        }
+    }
+}
+
+/// An upload none of whose files could be indexed: the status says why when they all
+/// failed the same way (a type no parser reads, too large, metadata the pipeline may
+/// not hold), else 422.
+pub fn all_files_failed(errors: &[FileError], message: String) -> ApiError {
+    let same = |e: FileError| !errors.is_empty() && errors.iter().all(|x| *x == e);
+    let (status, code) = if same(FileError::UnsupportedType) {
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type")
+    } else if same(FileError::TooLarge) {
+        (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
+    } else if same(FileError::ForbiddenMetadata) {
+        (StatusCode::FORBIDDEN, "forbidden")
+    } else {
+        (StatusCode::UNPROCESSABLE_ENTITY, "unreadable")
+    };
+    ApiError::new(status, code, message)
 }

@@ -8,6 +8,7 @@ mod openapi;
 mod pipelines;
 mod query;
 mod sync;
+pub mod wire;
 
 use std::sync::Arc;
 

@@ -34,7 +34,7 @@ use self::types::{
     RaglineExtension, finish_reason,
 };
 use super::AppState;
-use crate::pipeline::{Pipeline, QueryRequest};
+use crate::pipeline::{Pipeline, Query};
 use crate::stages::guard::GuardAction;
 
 /// Answer the last user message with the pipeline `model`.
@@ -69,16 +69,14 @@ pub async fn chat_completions(
         created: now(),
         model: pipeline.spec.name.clone(),
         include_usage,
-        session: request.session_id.clone().unwrap_or_default(),
     };
     let fail =
         |e: &crate::pipeline::QueryError| tracing::warn!(pipeline = %meta.model, error = %e, "chat completion failed");
     if stream {
         let events = pipeline.query_stream(request).await.inspect_err(fail)?;
-        return Ok(chunks::sse(state, meta, events).into_response());
+        return Ok(chunks::sse(meta, events).into_response());
     }
     let response = pipeline.query(request).await.inspect_err(fail)?;
-    super::query::record_answer(&state, &meta.model, &meta.session, &response);
     let blocked = response.guardrail.action == GuardAction::Blocked;
     let completion = ChatCompletion {
         id: meta.id,
@@ -89,8 +87,8 @@ pub async fn chat_completions(
             index: 0,
             message: AssistantMessage {
                 role: "assistant".to_owned(),
-                refusal: blocked.then(|| response.answer.clone()),
-                content: response.answer.clone(),
+                refusal: blocked.then(|| response.text.clone()),
+                content: response.text.clone(),
             },
             finish_reason: finish_reason(&response),
             logprobs: None,
@@ -146,7 +144,7 @@ fn pipeline(state: &AppState, name: &str) -> Result<Arc<Pipeline>, OpenAiError> 
 }
 
 /// The query a chat request asks: its last user message, with the `ragline` options.
-fn query_request(body: ChatCompletionRequest) -> Result<QueryRequest, OpenAiError> {
+fn query_request(body: ChatCompletionRequest) -> Result<Query, OpenAiError> {
     let question = body
         .messages
         .iter()
@@ -156,15 +154,14 @@ fn query_request(body: ChatCompletionRequest) -> Result<QueryRequest, OpenAiErro
         .map(types::MessageContent::text)
         .ok_or_else(|| OpenAiError::invalid("messages", "messages must hold at least one `user` message with text"))?;
     let options = body.ragline.unwrap_or_default();
-    Ok(QueryRequest {
-        query: question,
-        domain: options.domain,
-        filters: options.filters,
+    Ok(Query {
+        text: question,
+        domains: options.domain.map(Vec::from),
+        filters: options.filters.unwrap_or_default(),
         top_k: options.top_k,
         role: options.role,
         session_id: options.session_id,
         user: body.user,
-        ..QueryRequest::default()
     })
 }
 
@@ -181,7 +178,7 @@ fn now() -> u64 {
 mod tests {
     use super::*;
 
-    fn request(json: serde_json::Value) -> Result<QueryRequest, OpenAiError> {
+    fn request(json: serde_json::Value) -> Result<Query, OpenAiError> {
         query_request(serde_json::from_value(json).unwrap())
     }
 
@@ -200,10 +197,10 @@ mod tests {
             "ragline": {"domain": "hr", "top_k": 3}
         }))
         .unwrap();
-        assert_eq!(r.query, "second\npart");
+        assert_eq!(r.text, "second\npart");
         assert_eq!(r.user.as_deref(), Some("u1"));
         assert_eq!(r.top_k, Some(3));
-        assert!(r.domain.is_some());
+        assert_eq!(r.domains, Some(vec!["hr".to_owned()]));
     }
 
     #[test]

@@ -8,11 +8,10 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::wire::{InterventionCounts, PromptInfo, PromptVersion, ReloadStatus};
 use super::{ApiError, AppState};
-use crate::pipeline::ReloadStatus;
-use crate::pipeline::{Engine, Pipeline, PromptInfo};
-use crate::prompts::{PromptChoice, PromptVersion};
-use crate::stages::guard::InterventionCounts;
+use crate::pipeline::{Engine, Pipeline};
+use crate::prompts::PromptChoice;
 
 /// Liveness.
 #[derive(Serialize, ToSchema)]
@@ -121,16 +120,20 @@ fn info(engine: &Engine, p: &Pipeline) -> PipelineInfo {
             model: s.route.default.model.clone(),
             prompt: s.route.default.reference.clone(),
             prompt_version: match &s.route.default.prompt {
-                PromptChoice::Fixed(p) => Some(p.id.clone()),
+                PromptChoice::Fixed(p) => Some(PromptVersion::from(&p.id)),
                 PromptChoice::Split(_) => None,
             },
         },
-        prompts: p.prompt_listing(&engine.stats.of(&s.name)),
+        prompts: p
+            .prompt_listing(&engine.resources.stats.of(&s.name))
+            .iter()
+            .map(PromptInfo::from)
+            .collect(),
         filter: s.retrieve.filter.fields.clone(),
         guardrails: GuardrailsInfo {
             guards: s.guardrails.chain.names(),
             refusal_message: s.guardrails.refusal_message.clone(),
-            interventions: engine.resources.guard_counts.of(&s.name),
+            interventions: engine.resources.guard_counts.of(&s.name).into(),
         },
     }
 }
@@ -177,7 +180,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Json<PipelineList> {
     let snapshot = engine.snapshot();
     Json(PipelineList {
         pipelines: snapshot.pipelines.values().map(|p| info(engine, p)).collect(),
-        reload: engine.reload_status(),
+        reload: (&engine.reload_status()).into(),
     })
 }
 

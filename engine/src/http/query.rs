@@ -11,9 +11,9 @@ use futures_util::{Stream, StreamExt, stream};
 use serde::Serialize;
 use std::convert::Infallible;
 
+use super::wire::{QueryRequest, QueryResponse, RouteInfo};
 use super::{ApiError, AppState};
-use crate::pipeline::{QueryEvent, QueryRequest, QueryResponse, QueryStream};
-use crate::prompts::stats::Answer;
+use crate::pipeline::{QueryError, QueryEvent, QueryStream};
 
 /// Answer a question with sources.
 #[utoipa::path(
@@ -43,70 +43,26 @@ pub async fn query(
 ) -> Result<Response, ApiError> {
     let pipeline = state.pipeline(&name)?;
     let Json(request) = body.map_err(json_rejection)?;
-    let session = request.session_id.clone().unwrap_or_default();
-    if request.stream {
-        let events = pipeline
-            .query_stream(request)
-            .await
-            .inspect_err(|e| tracing::warn!(pipeline = %name, error = %e, "query failed"))?;
-        return Ok(sse(state, name, session, events).into_response());
+    let stream = request.stream;
+    let query = request.into_query();
+    let failed = |e: &QueryError| tracing::warn!(pipeline = %name, error = %e, "query failed");
+    if stream {
+        let events = pipeline.query_stream(query).await.inspect_err(failed)?;
+        return Ok(sse(name, events).into_response());
     }
-    let response = pipeline
-        .query(request)
-        .await
-        .inspect_err(|e| tracing::warn!(pipeline = %name, error = %e, "query failed"))?;
-    record_answer(&state, &name, &session, &response);
-    Ok(Json(response).into_response())
-}
-
-/// Count an answer in the prompt statistics and log it: every endpoint that answers
-/// calls this once per answer.
-pub(super) fn record_answer(state: &AppState, pipeline: &str, session: &str, response: &QueryResponse) {
-    let route = &response.route;
-    // A query the guardrails refused used no prompt.
-    if !response.blocked_before_model() {
-        state.engine.stats.record(
-            pipeline,
-            &route.prompt_version,
-            &Answer {
-                input_tokens: response.usage.input_tokens,
-                output_tokens: response.usage.output_tokens,
-                embedding_tokens: response.usage.embedding_tokens,
-                cost_usd: response.usage.cost_usd,
-                latency_ms: response.latency_ms,
-            },
-        );
-    }
-    tracing::info!(
-        pipeline = %pipeline,
-        session = %session,
-        sources = response.sources.len(),
-        model = %route.model,
-        prompt = %route.prompt_version,
-        assignment = route.assignment.as_str(),
-        guardrail = response.guardrail.action.as_str(),
-        input_tokens = response.usage.input_tokens,
-        output_tokens = response.usage.output_tokens,
-        cost_usd = response.usage.cost_usd,
-        latency_ms = response.latency_ms,
-        "query answered"
-    );
+    let answer = pipeline.query(query).await.inspect_err(failed)?;
+    Ok(Json(QueryResponse::from(&answer)).into_response())
 }
 
 /// The SSE events of a streamed answer: `route`, `delta`..., then `sources`, `usage`
 /// and `done`; or `error` if the generation fails part-way.
-fn sse(
-    state: Arc<AppState>,
-    name: String,
-    session: String,
-    events: QueryStream,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+fn sse(name: String, events: QueryStream) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let out = events.flat_map(move |event| {
         let items: Vec<Event> = match event {
-            QueryEvent::Route { route, .. } => vec![json_event("route", &route)],
+            QueryEvent::Route { route, .. } => vec![json_event("route", &RouteInfo::from(&route))],
             QueryEvent::Delta(text) => vec![json_event("delta", &serde_json::json!({ "text": text }))],
-            QueryEvent::Done(response) => {
-                record_answer(&state, &name, &session, &response);
+            QueryEvent::Done(answer) => {
+                let response = QueryResponse::from(answer.as_ref());
                 vec![
                     json_event("sources", &response.sources),
                     json_event("usage", &response.usage),

@@ -7,22 +7,10 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use serde::Deserialize;
-use utoipa::ToSchema;
 
-use super::documents::store_status;
+use super::wire::{SyncReport, SyncRequest};
 use super::{ApiError, AppState};
-use crate::pipeline::ingest::IngestError;
-use crate::sync::{SyncError, SyncOptions, SyncReport, scopes_for, sync};
-
-/// Options of a sync; the body may be empty.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SyncRequest {
-    /// Ingest at most this many new or changed objects; the rest wait for the next call.
-    pub limit: Option<usize>,
-}
+use crate::sync::{SyncOptions, scopes_for, sync};
 
 /// Sync the pipeline's document store into its index: new and changed objects (by
 /// ETag and ingest settings) are ingested, deleted ones removed. Safe to repeat; a sync
@@ -33,7 +21,7 @@ pub struct SyncRequest {
     params(("name" = String, Path, description = "Pipeline name")),
     request_body(content = Option<SyncRequest>, description = "Optional `limit`"),
     responses(
-        (status = 200, description = "The sync report: added, updated, deleted, unchanged, failed, and each object that changed or failed", body = Object),
+        (status = 200, description = "The sync report: added, updated, deleted, unchanged, failed, and each object that changed or failed", body = SyncReport),
         (status = 404, description = "No such pipeline", body = super::error::ErrorBody),
         (status = 502, description = "The document store refused; the index was not changed", body = super::error::ErrorBody),
         (status = 503, description = "The document store is unavailable, or failed part-way (objects committed before stay indexed)", body = super::error::ErrorBody),
@@ -51,21 +39,10 @@ pub async fn run(
     let options = SyncOptions { limit: request.limit };
     let report = sync(&pipeline, &store, &scopes, &options, &mut |_| {})
         .await
-        .map_err(|e| sync_error(&name, e))?;
+        .map_err(|e| {
+            tracing::warn!(pipeline = %name, error = %e, "sync failed");
+            ApiError::from(e)
+        })?;
     tracing::info!(pipeline = %name, store = %report.store, summary = %report.summary(), "sync done");
-    Ok(Json(report))
-}
-
-fn sync_error(pipeline: &str, e: SyncError) -> ApiError {
-    tracing::warn!(pipeline = %pipeline, error = %e, "sync failed");
-    let message = e.to_string();
-    match e {
-        SyncError::Store(store) | SyncError::Interrupted { source: store, .. } => {
-            let (status, code) = store_status(&store);
-            ApiError::new(status, code, message)
-        }
-        SyncError::Index(s) | SyncError::Ingest(IngestError::Store(s)) => ApiError::from(s),
-        SyncError::Ingest(IngestError::Provider(p)) => ApiError::from(p),
-        SyncError::Internal(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message),
-    }
+    Ok(Json(SyncReport::from(&report)))
 }

@@ -15,7 +15,6 @@ use arc_swap::ArcSwap;
 
 use super::reload_status::ReloadStatus;
 use super::{Resources, Snapshot, index_options};
-use crate::prompts::PromptStats;
 use crate::stages::ingest::embed::EmbedSpec;
 use crate::vocab::{ConfigError, Diagnostic};
 
@@ -23,8 +22,6 @@ use crate::vocab::{ConfigError, Diagnostic};
 pub struct Engine {
     pub config_dir: PathBuf,
     pub resources: Arc<Resources>,
-    /// What each prompt version served; outlives reloads.
-    pub stats: PromptStats,
     snapshot: ArcSwap<Snapshot>,
     status: Mutex<ReloadStatus>,
     /// The embedder each index has served with, by index name. Held for the whole of a
@@ -55,7 +52,6 @@ impl Engine {
         Ok(Engine {
             config_dir,
             resources,
-            stats: PromptStats::default(),
             snapshot: ArcSwap::from_pointee(snapshot),
             status: Mutex::new(ReloadStatus::default()),
             embedders: Mutex::new(embedders),

@@ -1,30 +1,26 @@
-//! Runtime pipelines: a [`Snapshot`] of every compiled pipeline behind one
-//! `ArcSwap`, and the [`Engine`] that owns it plus the shared [`Resources`].
-//! A request loads one snapshot and uses it to the end; a reload builds a new one
-//! and swaps it in only when everything compiled.
+//! The executor: a [`Pipeline`] runs its compiled stages in order, for a query
+//! ([`query`]: guard, retrieve, route, generate, guard) or an ingest batch
+//! ([`ingest`]: sources, parse, chunk, tag, embed, store). A [`Snapshot`] holds every
+//! compiled pipeline behind one `ArcSwap`, and the [`Engine`] owns it plus the shared
+//! [`Resources`]. A request loads one snapshot and uses it to the end; a reload builds
+//! a new one and swaps it in only when everything compiled.
 
 mod engine;
-mod guarded;
 pub mod ingest;
 mod prompt_listing;
-mod query;
+pub mod query;
 mod reload_status;
 mod resources;
-mod stream;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use engine::{Engine, ReloadOutcome};
-pub use guarded::BLOCKED_PROVIDER;
 pub use prompt_listing::{PromptInfo, PromptVersionInfo, VersionUsage};
-pub use query::{
-    FallbackInfo, OneOrMany, QueryError, QueryRequest, QueryResponse, RouteInfo, Source, StageUsage, Usage,
-};
+pub use query::{Answer, FallbackInfo, Query, QueryError, QueryEvent, QueryStream, RouteInfo};
 pub use reload_status::{ReloadFailure, ReloadState, ReloadStatus};
 pub use resources::Resources;
-pub use stream::{QueryEvent, QueryStream};
 
 use self::ingest::{IngestError, IngestReport, IngestTarget};
 use crate::config::{self, PipelineSpec};

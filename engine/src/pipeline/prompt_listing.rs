@@ -4,14 +4,13 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::Pipeline;
 use crate::prompts::PromptVersion;
 use crate::prompts::stats::VersionStats;
 
 /// A prompt a pipeline uses.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PromptInfo {
     /// e.g. `hr/answer`.
     pub name: String,
@@ -22,7 +21,7 @@ pub struct PromptInfo {
 }
 
 /// One version of a prompt.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PromptVersionInfo {
     /// e.g. `v2`; null for a single-file prompt.
     pub version: Option<String>,
@@ -44,7 +43,7 @@ pub struct PromptVersionInfo {
 }
 
 /// What one prompt version served.
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct VersionUsage {
     pub requests: u64,
     /// Its share of all answers counted for the prompt in this pipeline.

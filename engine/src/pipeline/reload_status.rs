@@ -1,14 +1,10 @@
 //! What the server says about reloads in `GET /v1/pipelines`: the generation it
 //! serves, how many reloads succeeded and failed, and the latest error.
 
-use serde::Serialize;
-use utoipa::ToSchema;
-
 use crate::vocab::ConfigError;
 
 /// Whether the files on disk are what is served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReloadState {
     /// The latest load succeeded: the server serves the files on disk.
     Ok,
@@ -17,7 +13,7 @@ pub enum ReloadState {
 }
 
 /// Reloads of the config directory.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct ReloadStatus {
     /// Whether the server watches the config directory (`ragline serve --watch`).
     pub watching: bool,
@@ -37,7 +33,7 @@ pub struct ReloadStatus {
 }
 
 /// A failed reload.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct ReloadFailure {
     /// When it failed (RFC 3339, UTC).
     pub at: String,

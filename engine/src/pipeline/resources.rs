@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::prompts::PromptStats;
 use crate::providers::ProviderError;
 use crate::providers::docstore::StoreCache;
 use crate::providers::embed::Embedder;
@@ -25,6 +26,8 @@ pub struct Resources {
     pub guard_counts: GuardCounters,
     /// Document stores (and their S3 clients), made on first use and kept.
     pub docstores: StoreCache,
+    /// What each prompt version served; outlives reloads.
+    pub stats: PromptStats,
 }
 
 impl Resources {
@@ -46,6 +49,7 @@ impl Resources {
             embedders: Mutex::default(),
             guard_counts: GuardCounters::default(),
             docstores: StoreCache::default(),
+            stats: PromptStats::default(),
         }
     }
 

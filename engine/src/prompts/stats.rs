@@ -67,7 +67,7 @@ impl VersionStats {
         self.latency_ms_max
     }
 
-    fn add(&mut self, answer: &Answer, now: u64) {
+    fn add(&mut self, answer: &Served, now: u64) {
         if self.requests == 0 {
             self.first_at = now;
         }
@@ -93,7 +93,7 @@ fn bucket_of(ms: f64) -> u32 {
 
 /// One served answer, as the stats count it.
 #[derive(Debug, Clone, Default)]
-pub struct Answer {
+pub struct Served {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub embedding_tokens: u64,
@@ -128,7 +128,7 @@ pub struct PromptStats {
 
 impl PromptStats {
     /// Count one answer of `pipeline` by `prompt`.
-    pub fn record(&self, pipeline: &str, prompt: &PromptVersion, answer: &Answer) {
+    pub fn record(&self, pipeline: &str, prompt: &PromptVersion, answer: &Served) {
         let now = unix_now();
         if let Ok(mut data) = self.data.lock() {
             data.pipelines
@@ -254,8 +254,8 @@ mod tests {
         }
     }
 
-    fn answer(ms: f64) -> Answer {
-        Answer {
+    fn answer(ms: f64) -> Served {
+        Served {
             input_tokens: 10,
             output_tokens: 5,
             embedding_tokens: 3,

@@ -9,7 +9,6 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
 use super::front_matter;
 use crate::vocab::diagnostic::Diagnostic;
@@ -18,7 +17,7 @@ use crate::vocab::diagnostic::Diagnostic;
 pub const VARIABLES: &[&str] = &["question", "context", "sources", "pipeline"];
 
 /// Which prompt text answered: name, version and content hash.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PromptVersion {
     /// Prompt name, e.g. `hr/answer`.
     pub name: String,

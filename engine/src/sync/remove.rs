@@ -15,8 +15,9 @@ pub enum RemoveError {
     Store(DocStoreError),
     #[error(transparent)]
     Index(#[from] StoreError),
-    #[error("internal: {0}")]
-    Internal(String),
+    /// A worker thread of the delete panicked or was cancelled.
+    #[error("a delete worker stopped: {0}")]
+    Worker(#[from] tokio::task::JoinError),
 }
 
 /// Remove document `id` from `pipeline`: from its store when it came from there, then
@@ -51,7 +52,5 @@ pub async fn remove(pipeline: Arc<Pipeline>, id: &str) -> Result<Option<Document
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, RemoveError> + Send + 'static,
 ) -> Result<T, RemoveError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(RemoveError::Internal(e.to_string())))
+    tokio::task::spawn_blocking(f).await?
 }

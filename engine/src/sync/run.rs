@@ -50,8 +50,9 @@ pub enum SyncError {
     Index(#[from] StoreError),
     #[error(transparent)]
     Ingest(#[from] IngestError),
-    #[error("internal: {0}")]
-    Internal(String),
+    /// A worker thread of the sync panicked or was cancelled.
+    #[error("a sync worker stopped: {0}")]
+    Worker(#[from] tokio::task::JoinError),
 }
 
 /// The key prefixes a pipeline syncs from its store: `<domain>/` for each domain its
@@ -276,7 +277,5 @@ async fn ingest(
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, SyncError> + Send + 'static,
 ) -> Result<T, SyncError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(SyncError::Internal(e.to_string())))
+    tokio::task::spawn_blocking(f).await?
 }

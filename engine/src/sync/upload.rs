@@ -59,8 +59,9 @@ pub enum UploadError {
     Store(DocStoreError),
     #[error(transparent)]
     Ingest(#[from] IngestError),
-    #[error("internal: {0}")]
-    Internal(String),
+    /// A worker thread of the upload panicked or was cancelled.
+    #[error("an upload worker stopped: {0}")]
+    Worker(#[from] tokio::task::JoinError),
 }
 
 /// Store, then index, `files` for `pipeline`. `metadata` (from the request) overrides
@@ -120,9 +121,7 @@ pub async fn upload(
         });
     }
     let ingest_pipeline = pipeline.clone();
-    let report = tokio::task::spawn_blocking(move || ingest_pipeline.ingest(inputs, &mut |_| {}))
-        .await
-        .map_err(|e| UploadError::Internal(e.to_string()))??;
+    let report = tokio::task::spawn_blocking(move || ingest_pipeline.ingest(inputs, &mut |_| {})).await??;
     for file in report.files {
         if let Some(r) = results
             .iter_mut()

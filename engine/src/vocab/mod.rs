@@ -6,9 +6,11 @@ pub mod diagnostic;
 pub mod ids;
 pub mod metadata;
 pub mod pricing;
+pub mod usage;
 pub mod yaml;
 
 pub use diagnostic::{ConfigError, Diagnostic};
 pub use metadata::{Filter, Metadata, MetadataField};
 pub use pricing::PriceTable;
+pub use usage::{StageUsage, Usage};
 pub use yaml::from_yaml;

@@ -4,7 +4,6 @@
 //! part-way is sent as `data: {"error": {...}}` (the OpenAI clients raise it).
 
 use std::convert::Infallible;
-use std::sync::Arc;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::{Stream, StreamExt, stream};
@@ -12,7 +11,6 @@ use serde::Serialize;
 
 use super::error::{OpenAiError, OpenAiErrorBody};
 use super::types::{ChatCompletionChunk, ChunkChoice, ChunkDelta, CompletionUsage, RaglineExtension, finish_reason};
-use crate::http::AppState;
 use crate::pipeline::{QueryEvent, QueryStream};
 
 /// What every chunk of one completion repeats.
@@ -22,7 +20,6 @@ pub struct ChunkMeta {
     pub created: u64,
     pub model: String,
     pub include_usage: bool,
-    pub session: String,
 }
 
 impl ChunkMeta {
@@ -44,7 +41,7 @@ impl ChunkMeta {
     }
 
     /// The chunks for one event of the answer.
-    fn events(&self, state: &AppState, event: QueryEvent) -> Vec<Event> {
+    fn events(&self, event: QueryEvent) -> Vec<Event> {
         match event {
             QueryEvent::Route { .. } => vec![data(&self.chunk(
                 ChunkDelta {
@@ -62,7 +59,6 @@ impl ChunkMeta {
                 None,
             ))],
             QueryEvent::Done(response) => {
-                crate::http::query::record_answer(state, &self.model, &self.session, &response);
                 let mut last = self.chunk(ChunkDelta::default(), Some(finish_reason(&response)));
                 last.ragline = Some(RaglineExtension::from(response.as_ref()));
                 let mut out = vec![data(&last)];
@@ -84,13 +80,9 @@ impl ChunkMeta {
 }
 
 /// The SSE response for `events`.
-pub fn sse(
-    state: Arc<AppState>,
-    meta: ChunkMeta,
-    events: QueryStream,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub fn sse(meta: ChunkMeta, events: QueryStream) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let chunks = events
-        .flat_map(move |event| stream::iter(meta.events(&state, event)))
+        .flat_map(move |event| stream::iter(meta.events(event)))
         .chain(stream::once(async { Event::default().data("[DONE]") }))
         .map(Ok);
     Sse::new(chunks).keep_alive(KeepAlive::default())

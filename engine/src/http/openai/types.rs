@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::pipeline::{OneOrMany, QueryResponse, RouteInfo, Source, Usage};
-use crate::stages::guard::{GuardAction, GuardrailReport};
+use crate::http::wire::{GuardrailReport, OneOrMany, RouteInfo, Source, Usage};
+use crate::pipeline::Answer;
+use crate::stages::guard::GuardAction;
 
 /// A chat-completion request. ragline reads `model` (the pipeline), the last `user`
 /// message (the question), `stream`, `stream_options.include_usage` and `user`; every
@@ -231,32 +232,32 @@ pub struct Model {
     pub description: String,
 }
 
-impl From<&QueryResponse> for CompletionUsage {
-    fn from(r: &QueryResponse) -> Self {
+impl From<&Answer> for CompletionUsage {
+    fn from(a: &Answer) -> Self {
         Self {
-            prompt_tokens: r.usage.input_tokens,
-            completion_tokens: r.usage.output_tokens,
-            total_tokens: r.usage.input_tokens + r.usage.output_tokens,
+            prompt_tokens: a.usage.input_tokens,
+            completion_tokens: a.usage.output_tokens,
+            total_tokens: a.usage.input_tokens + a.usage.output_tokens,
         }
     }
 }
 
-impl From<&QueryResponse> for RaglineExtension {
-    fn from(r: &QueryResponse) -> Self {
+impl From<&Answer> for RaglineExtension {
+    fn from(a: &Answer) -> Self {
         Self {
-            pipeline: r.pipeline.clone(),
-            sources: r.sources.clone(),
-            route: r.route.clone(),
-            guardrail: r.guardrail.clone(),
-            usage: r.usage.clone(),
-            latency_ms: r.latency_ms,
+            pipeline: a.pipeline.clone(),
+            sources: a.sources.iter().map(Source::from).collect(),
+            route: RouteInfo::from(&a.route),
+            guardrail: GuardrailReport::from(&a.guardrail),
+            usage: Usage::from(&a.usage),
+            latency_ms: a.latency_ms,
         }
     }
 }
 
 /// `content_filter` when the guardrails blocked, else `stop`.
-pub fn finish_reason(r: &QueryResponse) -> String {
-    if r.guardrail.action == GuardAction::Blocked {
+pub fn finish_reason(a: &Answer) -> String {
+    if a.guardrail.action == GuardAction::Blocked {
         "content_filter".to_owned()
     } else {
         "stop".to_owned()

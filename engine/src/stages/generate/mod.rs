@@ -1,6 +1,8 @@
 //! Generate stage: the models a pipeline may answer with, each wrapped with its
 //! retry policy and fallback model.
 
+mod run;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -8,8 +10,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::CompileCx;
+pub use self::run::{Call, GenerateError, Generated};
 use super::remote::{RetryConfig, compile_policy};
+use super::{CompileCx, Stage};
 use crate::providers::aws::AwsTarget;
 use crate::providers::llm::bedrock::Bedrock;
 use crate::providers::llm::openai::{OpenAiChat, OpenAiTarget};
@@ -150,6 +153,12 @@ impl std::fmt::Debug for GenerateStage {
         f.debug_map()
             .entries(self.models.iter().map(|(k, v)| (k, v.label())))
             .finish()
+    }
+}
+
+impl Stage for GenerateStage {
+    fn name(&self) -> &'static str {
+        "generate"
     }
 }
 

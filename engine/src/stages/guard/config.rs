@@ -22,7 +22,7 @@ use super::content_filter::ContentFilter;
 use super::phrases::Phrase;
 use super::pii::{PiiGuard, PiiKind};
 use super::topics::{DeniedTopics, Topic};
-use super::{DEFAULT_REFUSAL, GuardChain, GuardrailStage, LocalGuard, Sides};
+use super::{DEFAULT_REFUSAL, GuardChain, GuardStage, LocalGuard, Sides};
 use crate::providers::aws::AwsTarget;
 use crate::providers::guardrail::BedrockGuardrail;
 use crate::stages::CompileCx;
@@ -181,7 +181,7 @@ pub struct BedrockGuardrailConfig {
 
 impl GuardrailsConfig {
     /// Check every guard and build the chain. Problems go to `cx`.
-    pub fn compile(&self, cx: &mut CompileCx<'_>) -> GuardrailStage {
+    pub fn compile(&self, cx: &mut CompileCx<'_>) -> GuardStage {
         let mut local: Vec<Arc<dyn LocalGuard>> = Vec::new();
         if let Some(filter) = &self.content_filter {
             local.extend(compile_filter(cx, filter));
@@ -206,7 +206,7 @@ impl GuardrailsConfig {
             Some(m) => m.value.trim().to_owned(),
             None => DEFAULT_REFUSAL.to_owned(),
         };
-        GuardrailStage {
+        GuardStage {
             chain: GuardChain::new(local, bedrock),
             refusal_message,
         }
@@ -388,7 +388,7 @@ mod tests {
     use crate::stages::guard::{GuardAction, GuardSide};
     use crate::vocab::{PriceTable, from_yaml};
 
-    fn compile(yaml: &str) -> Result<GuardrailStage, String> {
+    fn compile(yaml: &str) -> Result<GuardStage, String> {
         let file = Path::new("p.yaml");
         let raw: GuardrailsConfig = from_yaml(file, yaml).map_err(|d| d.to_string())?;
         let pricing = PriceTable::none();
@@ -427,9 +427,9 @@ mod tests {
         let bedrock = stage.chain.bedrock().unwrap();
         assert_eq!(bedrock.guardrail.label(), "bedrock-guardrail/gr1@DRAFT");
         assert!(!bedrock.sides.answer);
-        let local = GuardrailStage {
+        let local = GuardStage {
             chain: compile("pii: {}\n").unwrap().chain,
-            ..GuardrailStage::default()
+            ..GuardStage::default()
         };
         let c = local.chain.check("mail a@b.com", GuardSide::Answer).await.unwrap();
         assert_eq!(c.action, GuardAction::Masked);

@@ -4,13 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
-use serde::Serialize;
-use utoipa::ToSchema;
-
 use super::report::GuardAction;
 
 /// Queries a pipeline's guardrails checked since the process started, by final action.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct InterventionCounts {
     /// Queries passed untouched.
     pub none: u64,

@@ -28,22 +28,109 @@ pub(crate) use local::standalone;
 pub use local::{LocalGuard, Sides, Verdict};
 pub use report::{GuardAction, GuardReason, GuardSide, GuardrailReport};
 
+use super::Stage;
+use super::retrieve::Hit;
+use crate::providers::ProviderError;
+use crate::vocab::{PriceTable, StageUsage};
+
 /// The answer to a refused query when `refusal_message` is not set.
 pub const DEFAULT_REFUSAL: &str = "Sorry, I can't help with that request.";
 
-/// The checked guardrails of a pipeline.
+/// The checked guard stage: a pipeline's guards in order, and its refusal.
 #[derive(Debug, Clone)]
-pub struct GuardrailStage {
+pub struct GuardStage {
     pub chain: GuardChain,
     /// The answer to a blocked query or answer.
     pub refusal_message: String,
 }
 
-impl Default for GuardrailStage {
+impl Default for GuardStage {
     fn default() -> Self {
         Self {
             chain: GuardChain::default(),
             refusal_message: DEFAULT_REFUSAL.to_owned(),
         }
+    }
+}
+
+impl Stage for GuardStage {
+    fn name(&self) -> &'static str {
+        "guard"
+    }
+}
+
+/// A text after the guards: what to go on with, or the refusal to answer instead.
+#[derive(Debug, Clone, Default)]
+pub struct Guarded {
+    /// The text, masked where a guard masked.
+    pub text: String,
+    /// Set when a guard refused: the answer to give instead.
+    pub refusal: Option<String>,
+    pub reasons: Vec<GuardReason>,
+    /// Text units a Bedrock guardrail billed, when it ran.
+    pub units: Option<u64>,
+}
+
+impl GuardStage {
+    /// Check a query, before retrieval and generation.
+    ///
+    /// # Errors
+    /// [`ProviderError`] when the Bedrock guardrail cannot be applied.
+    pub async fn check_query(&self, query: &str) -> Result<Guarded, ProviderError> {
+        self.check(query, GuardSide::Query).await
+    }
+
+    /// Check an answer, and mask the hits returned with it (unless it is refused, when
+    /// they should be dropped).
+    ///
+    /// # Errors
+    /// [`ProviderError`] when the Bedrock guardrail cannot be applied.
+    pub async fn check_answer(&self, answer: &str, hits: &mut [Hit]) -> Result<Guarded, ProviderError> {
+        let mut guarded = self.check(answer, GuardSide::Answer).await?;
+        if guarded.refusal.is_none() && self.chain.applies_to(GuardSide::Answer) {
+            guarded.reasons.extend(self.mask_hits(hits));
+        }
+        Ok(guarded)
+    }
+
+    /// Whether answers are checked: then a streamed answer is held back until it is
+    /// complete and checked.
+    pub fn checks_answers(&self) -> bool {
+        self.chain.applies_to(GuardSide::Answer)
+    }
+
+    /// Mask the texts of hits about to be returned; the reasons, counted over all hits.
+    pub fn mask_hits(&self, hits: &mut [Hit]) -> Vec<GuardReason> {
+        self.chain.mask_sources(hits.iter_mut().flat_map(Hit::texts_mut))
+    }
+
+    /// What a Bedrock guardrail call billed as `stage`, priced by `prices`.
+    pub fn usage(&self, stage: &str, units: Option<u64>, prices: &PriceTable) -> Option<StageUsage> {
+        let (units, bedrock) = (units?, self.chain.bedrock()?);
+        Some(StageUsage {
+            stage: stage.to_owned(),
+            model: bedrock.guardrail.label(),
+            guardrail_units: units,
+            cost_usd: prices.guardrail_cost(units),
+            ..StageUsage::default()
+        })
+    }
+
+    async fn check(&self, text: &str, side: GuardSide) -> Result<Guarded, ProviderError> {
+        if !self.chain.applies_to(side) {
+            return Ok(Guarded {
+                text: text.to_owned(),
+                ..Guarded::default()
+            });
+        }
+        let checked = self.chain.check(text, side).await?;
+        let refusal = (checked.action == GuardAction::Blocked)
+            .then(|| checked.refusal.unwrap_or_else(|| self.refusal_message.clone()));
+        Ok(Guarded {
+            text: checked.text,
+            refusal,
+            reasons: checked.reasons,
+            units: checked.bedrock_units,
+        })
     }
 }

@@ -1,12 +1,8 @@
 //! What a response says about its guardrails: `guardrail: {action, reasons}`.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
 /// What the guardrails did to a query and its answer, strongest first: `blocked` >
 /// `masked` > `none`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum GuardAction {
     /// Nothing found (or no guardrails configured).
     #[default]
@@ -30,8 +26,7 @@ impl GuardAction {
 }
 
 /// Which text a guard checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum GuardSide {
     /// The question, before retrieval and generation.
     Query,
@@ -53,7 +48,7 @@ impl GuardSide {
 }
 
 /// One intervention. Never holds the personal data it found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuardReason {
     /// The guard: `pii`, `content_filter`, `denied_topic` or `bedrock`.
     pub guard: String,
@@ -83,13 +78,12 @@ impl GuardReason {
 }
 
 /// The guardrails' verdict on one query: the strongest action taken and every reason.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GuardrailReport {
     /// `none`, `masked` or `blocked`.
     pub action: GuardAction,
     /// Each intervention, in the order the guards ran (query first, then the answer
     /// and its sources).
-    #[serde(default)]
     pub reasons: Vec<GuardReason>,
 }
 
@@ -130,8 +124,5 @@ mod tests {
         assert_eq!(report.action, GuardAction::Blocked);
         assert_eq!(report.reasons.len(), 2);
         assert_eq!(report.reasons[0].count, 3);
-        let json = serde_json::to_value(&report).unwrap_or_default();
-        assert_eq!(json["action"], "blocked");
-        assert_eq!(json["reasons"][1]["on"], "answer");
     }
 }

@@ -15,7 +15,8 @@ use serde_saphyr::Spanned;
 
 use self::features::QueryFeatures;
 use self::prompts::SplitConfig;
-use super::CompileCx;
+use super::retrieve::Hit;
+use super::{CompileCx, Stage};
 use crate::prompts::{Assignment, Prompt, PromptChoice, PromptFamily};
 use crate::script::{Script, ScriptError, to_dynamic};
 use crate::vocab::diagnostic::Diagnostic;
@@ -109,6 +110,28 @@ pub struct RouteInput {
     pub hits: Vec<RouteHit>,
 }
 
+impl RouteInput {
+    /// What a route script sees of `question`, asked of `pipeline` by `role` for
+    /// `domains`, and of its hits.
+    pub fn new(pipeline: &str, question: &str, hits: &[Hit], domains: Vec<String>, role: String) -> Self {
+        Self {
+            features: QueryFeatures::of(question),
+            text: question.to_owned(),
+            domains,
+            role,
+            pipeline: pipeline.to_owned(),
+            hits: hits
+                .iter()
+                .map(|h| RouteHit {
+                    domain: h.domain.clone(),
+                    title: h.title.clone(),
+                    score: f64::from(h.score),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// One retrieved chunk as a route script sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RouteHit {
@@ -180,6 +203,22 @@ impl RouteConfig {
             models: models.iter().map(|m| (*m).to_owned()).collect(),
             on_error: self.on_error,
         })
+    }
+}
+
+impl Stage for RouteStage {
+    fn name(&self) -> &'static str {
+        "route"
+    }
+
+    /// The script, and each prompt's directory (or single file) and versions.
+    fn files_to_watch(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = self.script.iter().map(|s| s.path.clone()).collect();
+        for family in self.families.values() {
+            files.push(family.path.clone());
+            files.extend(family.versions.iter().map(|p| p.file.clone()));
+        }
+        files
     }
 }
 

@@ -22,7 +22,7 @@ use crate::providers::openai_http::OpenAiTarget;
 use crate::providers::resilience::RetryPolicy;
 use crate::stages::remote::{RetryConfig, compile_policy};
 use crate::stages::{CompileCx, Stage};
-use crate::vocab::Diagnostic;
+use crate::vocab::{Diagnostic, PriceTable, StageUsage};
 
 /// Embedder settings.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -357,6 +357,19 @@ pub fn embedding_text(title: &str, section: Option<&str>, text: &str) -> String 
     match section {
         Some(s) => format!("{title} — {s}\n{text}"),
         None => format!("{title}\n{text}"),
+    }
+}
+
+impl EmbedSpec {
+    /// What embedding `tokens` tokens cost as `stage`, priced by `prices`.
+    pub fn usage(&self, stage: &str, tokens: u64, prices: &PriceTable) -> StageUsage {
+        StageUsage {
+            stage: stage.to_owned(),
+            model: self.id(),
+            embedding_tokens: tokens,
+            cost_usd: prices.embedding_cost(self.model_id(), tokens),
+            ..StageUsage::default()
+        }
     }
 }
 

@@ -1,0 +1,17 @@
+//! The wire: every request and response body of the HTTP API, with its OpenAPI
+//! schema. The core types carry no HTTP concern; each body here is built from them
+//! (or turned into them) at the edge, so the JSON a client sees is defined in one place.
+
+mod answer;
+mod documents;
+mod guard;
+mod listing;
+mod query;
+mod sync;
+
+pub use answer::{Assignment, FallbackInfo, PromptVersion, RouteInfo, Source, StageUsage, Usage};
+pub use documents::{DocumentInfo, DocumentList, FileResult, FileStatus, UploadResponse};
+pub use guard::{GuardAction, GuardReason, GuardSide, GuardrailReport, InterventionCounts};
+pub use listing::{PromptInfo, PromptVersionInfo, ReloadFailure, ReloadState, ReloadStatus, VersionUsage};
+pub use query::{OneOrMany, QueryRequest, QueryResponse};
+pub use sync::{ObjectReport, ObjectStatus, SyncReport, SyncRequest};

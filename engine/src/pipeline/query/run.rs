@@ -1,0 +1,331 @@
+//! The query executor: one query through the stages in order,
+//!
+//! validate → guard (query) → retrieve → route → generate → guard (answer, sources),
+//!
+//! each inside [`Pipeline::step`], the one place every stage passes through. A query
+//! the guards refuse is answered with the refusal (no retrieval, no model call). The
+//! answer is then counted: the guards' interventions, the prompt version's statistics
+//! and one log line, whichever way it was asked (HTTP, the OpenAI endpoint, the CLI).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tracing::Instrument as _;
+
+use super::{Answer, FallbackInfo, MAX_QUERY_CHARS, Query, QueryError, RouteInfo};
+use crate::pipeline::Pipeline;
+use crate::prompts::stats::Served;
+use crate::providers::llm::Fallback;
+use crate::stages::Stage;
+use crate::stages::generate::{Call, Generated};
+use crate::stages::guard::{GuardAction, GuardrailReport};
+use crate::stages::retrieve::{Hit, Retrieved};
+use crate::stages::route::{Decision, RouteInput};
+use crate::vocab::metadata::FILTER_FIELDS;
+use crate::vocab::{Filter, Usage};
+
+/// A query checked against its pipeline.
+pub(super) struct Question {
+    pub text: String,
+    pub top_k: usize,
+    /// The pipeline's filter, narrowed by the request.
+    pub filter: Filter,
+    /// Domains the request asked for (empty: the pipeline's own).
+    pub domains: Vec<String>,
+    pub role: String,
+    /// The user or session that keeps A/B splits sticky.
+    pub sticky: Option<String>,
+    pub session: String,
+}
+
+/// A query after every stage before generation.
+pub(super) struct Ready {
+    started: Instant,
+    session: String,
+    report: GuardrailReport,
+    usage: Usage,
+    pub hits: Vec<Hit>,
+    decision: Decision,
+    pub call: Call,
+}
+
+impl Ready {
+    /// The route as reported: the model that answered (the routed one unless
+    /// `fallback` says otherwise).
+    pub fn route(&self, fallback: Option<&Fallback>) -> RouteInfo {
+        let d = &self.decision;
+        RouteInfo {
+            model: fallback.map_or_else(|| d.model.clone(), |f| f.to.clone()),
+            provider: fallback.map_or(self.call.model.provider, |f| f.provider).to_owned(),
+            prompt: d.prompt.name().to_owned(),
+            prompt_version: d.prompt.id.clone(),
+            assignment: d.assignment,
+            reason: d.reason.clone(),
+            fallback: fallback.map(|f| FallbackInfo {
+                from: f.from.clone(),
+                reason: f.reason.clone(),
+            }),
+        }
+    }
+}
+
+/// Where a query stands before generation.
+pub(super) enum Prepared {
+    /// Answered already: the guards refused it.
+    Answered(Box<Answer>),
+    Ready(Box<Ready>),
+}
+
+impl Pipeline {
+    /// Answer one question.
+    ///
+    /// # Errors
+    /// [`QueryError`]: bad requests (empty, too long, bad filters, forbidden domain) and
+    /// failures of the store, embedder, route script, generator (after retries and
+    /// fallback) or Bedrock guardrail.
+    pub async fn query(self: &Arc<Self>, query: Query) -> Result<Answer, QueryError> {
+        let ready = match self.prepare(query).await? {
+            Prepared::Answered(answer) => return Ok(*answer),
+            Prepared::Ready(ready) => ready,
+        };
+        let generate = &self.spec.generate;
+        let generated = self.step(generate, generate.run(&ready.call)).await?;
+        self.release(*ready, generated).await
+    }
+
+    /// Retrieve for `query` and decide its route, without guards or generation: what
+    /// `ragline route` prints (blocking).
+    ///
+    /// # Errors
+    /// As [`Pipeline::query`], before generation.
+    pub fn dry_run_route(&self, query: &Query) -> Result<(RouteInput, Decision), QueryError> {
+        let q = self.validate(query)?;
+        let retrieved = self.retrieve(&q)?;
+        let input = RouteInput::new(&self.spec.name, &q.text, &retrieved.hits, q.domains, q.role);
+        let decision = self.spec.route.decide(&input, q.sticky.as_deref())?;
+        Ok((input, decision))
+    }
+
+    /// Every stage before generation.
+    pub(super) async fn prepare(self: &Arc<Self>, query: Query) -> Result<Prepared, QueryError> {
+        let started = Instant::now();
+        let mut q = self.validate(&query)?;
+        let (guard, prices) = (&self.spec.guardrails, &self.spec.pricing);
+        let mut usage = Usage::new(&prices.version);
+        let mut report = GuardrailReport::default();
+
+        let admitted = self.step(guard, guard.check_query(&q.text)).await?;
+        usage.extend(guard.usage("guardrail_input", admitted.units, prices));
+        report.extend(admitted.reasons);
+        if let Some(refusal) = admitted.refusal {
+            let answer = Answer {
+                pipeline: self.spec.name.clone(),
+                text: refusal,
+                sources: Vec::new(),
+                route: RouteInfo::blocked(),
+                usage,
+                latency_ms: elapsed_ms(started),
+                guardrail: report,
+            };
+            return Ok(Prepared::Answered(Box::new(self.done(answer, &q.session))));
+        }
+        q.text = admitted.text;
+
+        let this = self.clone();
+        let (retrieved, q) = self
+            .step(&self.spec.retrieve, blocking(move || (this.retrieve(&q), q)))
+            .await?;
+        let Retrieved { hits, embedding_tokens } = retrieved?;
+        usage.add(self.spec.ingest.embed.usage("retrieve", embedding_tokens, prices));
+
+        let input = RouteInput::new(&self.spec.name, &q.text, &hits, q.domains.clone(), q.role.clone());
+        let this = self.clone();
+        let sticky = q.sticky.clone();
+        let decision = self
+            .step(
+                &self.spec.route,
+                blocking(move || this.spec.route.decide(&input, sticky.as_deref())),
+            )
+            .await??;
+        let call = self.spec.generate.prepare(&self.spec.name, &decision, &q.text, &hits)?;
+        Ok(Prepared::Ready(Box::new(Ready {
+            started,
+            session: q.session,
+            report,
+            usage,
+            hits,
+            decision,
+            call,
+        })))
+    }
+
+    /// The answer to a prepared query: `generated`, checked by the guards, with the
+    /// usage of every stage; counted.
+    pub(super) async fn release(&self, ready: Ready, generated: Generated) -> Result<Answer, QueryError> {
+        let route = ready.route(generated.fallback.as_ref());
+        let Ready {
+            started,
+            session,
+            mut report,
+            mut usage,
+            mut hits,
+            ..
+        } = ready;
+        usage.add(generated.usage);
+        let guard = &self.spec.guardrails;
+        let checked = self.step(guard, guard.check_answer(&generated.text, &mut hits)).await?;
+        report.extend(checked.reasons);
+        usage.extend(guard.usage("guardrail_output", checked.units, &self.spec.pricing));
+        let text = match checked.refusal {
+            Some(refusal) => {
+                hits.clear();
+                refusal
+            }
+            None => checked.text,
+        };
+        let answer = Answer {
+            pipeline: self.spec.name.clone(),
+            text,
+            sources: hits,
+            route,
+            usage,
+            latency_ms: elapsed_ms(started),
+            guardrail: report,
+        };
+        Ok(self.done(answer, &session))
+    }
+
+    /// Run one stage's work. Every stage of a query passes through here, so this is
+    /// where each gets its span and its timer.
+    pub(super) async fn step<S: Stage, T>(&self, stage: &S, work: impl Future<Output = T>) -> T {
+        let span = tracing::debug_span!("stage", pipeline = %self.spec.name, stage = stage.name());
+        let started = Instant::now();
+        let out = work.instrument(span.clone()).await;
+        tracing::debug!(parent: &span, elapsed_ms = elapsed_ms(started), "stage done");
+        out
+    }
+
+    /// Check `query` against the pipeline: its text, `top_k` and filters.
+    fn validate(&self, query: &Query) -> Result<Question, QueryError> {
+        let text = query.text.trim().to_owned();
+        if text.is_empty() {
+            return Err(QueryError::EmptyQuery);
+        }
+        let chars = text.chars().count();
+        if chars > MAX_QUERY_CHARS {
+            return Err(QueryError::QueryTooLong(chars));
+        }
+        let top_k = match query.top_k {
+            None => self.spec.retrieve.top_k,
+            Some(k) if (1..=50).contains(&k) => k,
+            Some(_) => return Err(QueryError::BadTopK),
+        };
+        Ok(Question {
+            text,
+            top_k,
+            filter: self.effective_filter(query)?,
+            domains: query.domains.clone().unwrap_or_default(),
+            role: query.role.clone().unwrap_or_default(),
+            sticky: query.sticky_key().map(str::to_owned),
+            session: query.session_id.clone().unwrap_or_default(),
+        })
+    }
+
+    /// The pipeline's filter narrowed by the request; never widened.
+    fn effective_filter(&self, query: &Query) -> Result<Filter, QueryError> {
+        let mut requested = query.filters.clone();
+        if let Some(domains) = &query.domains {
+            requested.insert("domain".to_owned(), domains.clone());
+        }
+        let mut filter = self.spec.retrieve.filter.clone();
+        for (field, values) in requested {
+            if !FILTER_FIELDS.contains(&field.as_str()) {
+                return Err(QueryError::UnknownFilterField(field));
+            }
+            if values.is_empty() {
+                continue;
+            }
+            if let Some(allowed) = filter.fields.get(&field)
+                && let Some(bad) = values.iter().find(|v| !allowed.contains(v))
+            {
+                return Err(QueryError::Forbidden {
+                    pipeline: self.spec.name.clone(),
+                    field,
+                    value: bad.clone(),
+                    allowed: allowed.join(", "),
+                });
+            }
+            filter.fields.insert(field, values);
+        }
+        Ok(filter)
+    }
+
+    /// The retrieve stage on the pipeline's index and embedder (blocking).
+    fn retrieve(&self, q: &Question) -> Result<Retrieved, QueryError> {
+        let (index, embedder) = (self.index()?, self.embedder()?);
+        Ok(self
+            .spec
+            .retrieve
+            .run(&index, embedder.as_ref(), &q.text, &q.filter, q.top_k)?)
+    }
+
+    /// Count an answer and log it: the guards' interventions (never the text), the
+    /// prompt version's statistics (unless no prompt was used), one line per answer.
+    pub(super) fn done(&self, answer: Answer, session: &str) -> Answer {
+        let (name, resources) = (&self.spec.name, &self.resources);
+        let report = &answer.guardrail;
+        if !self.spec.guardrails.chain.is_empty() {
+            resources.guard_counts.record(name, report.action);
+        }
+        if report.action != GuardAction::None {
+            let reasons: Vec<String> = report
+                .reasons
+                .iter()
+                .map(|r| format!("{}:{}:{}", r.guard, r.on.as_str(), r.what))
+                .collect();
+            tracing::info!(pipeline = %name, action = report.action.as_str(), reasons = %reasons.join(", "), "guardrail intervened");
+        }
+        let (route, usage) = (&answer.route, &answer.usage);
+        if !answer.blocked_before_model() {
+            resources.stats.record(
+                name,
+                &route.prompt_version,
+                &Served {
+                    input_tokens: usage.input_tokens,
+                    output_tokens: usage.output_tokens,
+                    embedding_tokens: usage.embedding_tokens,
+                    cost_usd: usage.cost_usd,
+                    latency_ms: answer.latency_ms,
+                },
+            );
+        }
+        tracing::info!(
+            pipeline = %name,
+            session = %session,
+            sources = answer.sources.len(),
+            model = %route.model,
+            prompt = %route.prompt_version,
+            assignment = route.assignment.as_str(),
+            guardrail = report.action.as_str(),
+            input_tokens = usage.input_tokens,
+            output_tokens = usage.output_tokens,
+            cost_usd = usage.cost_usd,
+            latency_ms = answer.latency_ms,
+            "query answered"
+        );
+        answer
+    }
+}
+
+/// Run blocking work (the index, the embedder, a script) off the async threads.
+///
+/// # Errors
+/// [`QueryError::Worker`] when the work panicked.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, QueryError> {
+    Ok(tokio::task::spawn_blocking(work).await?)
+}
+
+fn elapsed_ms(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1000.0
+}

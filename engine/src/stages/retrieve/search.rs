@@ -1,0 +1,182 @@
+//! Running the searches: BM25 and the vector index, each filtered inside, fused, then
+//! the hits read back with their chunk and document.
+
+use std::collections::HashMap;
+
+use super::fusion::Fused;
+use super::{RetrieveStage, SearchMode};
+use crate::providers::ProviderError;
+use crate::providers::embed::Embedder;
+use crate::store::{Filter, Index, StoreError};
+
+/// One retrieved chunk, with the scores that ranked it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// Citation number used in the answer (`[n]`), from 1.
+    pub n: usize,
+    pub document_id: String,
+    pub title: String,
+    /// File path or upload name the document came from.
+    pub source: String,
+    pub domain: String,
+    pub chunk_id: u32,
+    pub text: String,
+    pub page: Option<u32>,
+    pub section: Option<String>,
+    /// Fused score (the ranking).
+    pub score: f32,
+    /// BM25 score, when the keyword search found the chunk.
+    pub keyword_score: Option<f32>,
+    /// Cosine similarity, when the vector search found the chunk.
+    pub vector_score: Option<f32>,
+}
+
+impl Hit {
+    /// What the guards mask in a returned hit: its text, title and section (a heading
+    /// can hold an e-mail address as well as the text under it).
+    pub fn texts_mut(&mut self) -> impl Iterator<Item = &mut String> {
+        [Some(&mut self.text), Some(&mut self.title), self.section.as_mut()]
+            .into_iter()
+            .flatten()
+    }
+}
+
+/// What a query retrieved.
+#[derive(Debug, Clone, Default)]
+pub struct Retrieved {
+    /// Best first, numbered from 1.
+    pub hits: Vec<Hit>,
+    /// Tokens the query embedding cost.
+    pub embedding_tokens: u64,
+}
+
+/// Why a search failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RetrieveError {
+    /// The index could not be read, or was built by another embedder.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The query could not be embedded.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
+
+impl RetrieveStage {
+    /// The hybrid search of one query in `index`, embedded with `embedder`: at most
+    /// `limit` hits passing `filter`, with their chunks and documents.
+    ///
+    /// # Errors
+    /// [`RetrieveError`] when the index or the embedder fails.
+    pub fn run(
+        &self,
+        index: &Index,
+        embedder: &dyn Embedder,
+        question: &str,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Retrieved, RetrieveError> {
+        let (fused, embedding_tokens) = self.search(index, embedder, question, filter, limit, SearchMode::Hybrid)?;
+        let ids: Vec<u32> = fused.iter().map(|f| f.chunk).collect();
+        let chunks: HashMap<u32, _> = index.chunks(&ids)?.into_iter().map(|c| (c.id, c)).collect();
+        let mut docs = HashMap::new();
+        let mut hits = Vec::with_capacity(fused.len());
+        for f in fused {
+            let Some(chunk) = chunks.get(&f.chunk) else { continue };
+            if !docs.contains_key(&chunk.doc_id) {
+                docs.insert(chunk.doc_id.clone(), index.document(&chunk.doc_id)?);
+            }
+            let Some(Some(doc)) = docs.get(&chunk.doc_id) else {
+                continue;
+            };
+            hits.push(Hit {
+                n: hits.len() + 1,
+                document_id: doc.id.clone(),
+                title: doc.title.clone(),
+                source: doc.source.clone(),
+                domain: doc.metadata.domain.clone(),
+                chunk_id: chunk.id,
+                text: chunk.text.clone(),
+                page: chunk.page,
+                section: chunk.section.clone(),
+                score: f.score,
+                keyword_score: f.keyword_score,
+                vector_score: f.vector_score,
+            });
+        }
+        Ok(Retrieved {
+            hits,
+            embedding_tokens: embedding_tokens as u64,
+        })
+    }
+
+    /// The searches `mode` names, each filtered inside, fused, best first, at most
+    /// `limit` chunks; and the tokens embedded. `ragline eval --mode` and the
+    /// benchmarks measure each half on its own with this.
+    ///
+    /// # Errors
+    /// Store and embedder failures; [`StoreError::EmbedderMismatch`] when the index was
+    /// built by another embedder or dimension.
+    pub fn search(
+        &self,
+        index: &Index,
+        embedder: &dyn Embedder,
+        question: &str,
+        filter: &Filter,
+        limit: usize,
+        mode: SearchMode,
+    ) -> Result<(Vec<Fused>, usize), RetrieveError> {
+        let candidates = self.candidates.max(limit);
+        let keyword = match mode {
+            SearchMode::Vector => Vec::new(),
+            _ => index.keyword_search(question, filter, candidates)?,
+        };
+        let (semantic, tokens) = match mode {
+            SearchMode::Keyword => (Vec::new(), 0),
+            _ => {
+                check_embedder(index, embedder)?;
+                let embedded = embedder.embed(&[question])?;
+                let vector = embedded
+                    .vectors
+                    .first()
+                    .ok_or_else(|| ProviderError::Inference("the embedder returned no vector for the query".into()))?;
+                (index.vector_search(vector, filter, candidates)?, embedded.tokens)
+            }
+        };
+        let only = |list: &[(u32, f32)], keyword: bool| -> Vec<Fused> {
+            list.iter()
+                .map(|&(chunk, s)| Fused {
+                    chunk,
+                    score: s,
+                    keyword_score: keyword.then_some(s),
+                    vector_score: (!keyword).then_some(s),
+                })
+                .collect()
+        };
+        let mut fused = match mode {
+            SearchMode::Hybrid => self.fusion.fuse(&keyword, &semantic),
+            SearchMode::Keyword => only(&keyword, true),
+            SearchMode::Vector => only(&semantic, false),
+        };
+        fused.truncate(limit);
+        Ok((fused, tokens))
+    }
+}
+
+/// Refuse to search an index with vectors from another embedder or dimension: the
+/// similarities would be garbage.
+///
+/// # Errors
+/// [`StoreError::EmbedderMismatch`], or a store read failure.
+fn check_embedder(index: &Index, embedder: &dyn Embedder) -> Result<(), StoreError> {
+    match index.embedder()? {
+        Some(stored) if stored.id != embedder.id() || stored.dims != embedder.dims() => {
+            Err(StoreError::EmbedderMismatch {
+                stored: stored.id,
+                stored_dims: stored.dims,
+                requested: embedder.id().to_owned(),
+                requested_dims: embedder.dims(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
