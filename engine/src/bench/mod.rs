@@ -25,7 +25,8 @@ use crate::eval::dataset::load_texts;
 use crate::pipeline::ingest::IngestError;
 use crate::providers::ProviderError;
 use crate::stages::ingest::embed::EmbedSpec;
-use crate::store::{Filter, StoreError};
+use crate::store::StoreError;
+use crate::vocab::Filter;
 
 /// Tokens/s of the numpy/OpenBLAS all-MiniLM-L6-v2 reference on these machines (DESIGN.md).
 pub const REFERENCE_TOKENS_PER_S: (f64, f64) = (850.0, 900.0);

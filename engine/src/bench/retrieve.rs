@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use super::stats::{Latency, ratio};
 use crate::pipeline::Pipeline;
-use crate::store::{Filter, StoreError};
+use crate::store::StoreError;
+use crate::vocab::Filter;
 
 /// Target from the issue: hybrid search p50 at most this, in milliseconds.
 pub const TARGET_P50_MS: f64 = 1.0;

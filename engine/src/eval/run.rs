@@ -18,7 +18,8 @@ use crate::pipeline::ingest::{self, FileOutcome, FileReport, IngestError, Ingest
 use crate::pipeline::{Pipeline, Resources};
 use crate::providers::embed::Embedder;
 use crate::stages::retrieve::SearchMode;
-use crate::store::{Filter, Index};
+use crate::store::Index;
+use crate::vocab::Filter;
 use crate::vocab::ids::document_id;
 
 /// Documents a ranking keeps: enough for recall@100.

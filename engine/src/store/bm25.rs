@@ -20,7 +20,8 @@ use tantivy::tokenizer::{
 };
 use tantivy::{IndexBuilder, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term};
 
-use super::{ChunkId, ChunkRecord, DocumentRecord, Filter, Stemming, StoreError};
+use super::{ChunkId, ChunkRecord, DocumentRecord, Stemming, StoreError};
+use crate::vocab::Filter;
 use crate::vocab::metadata::{DEPARTMENT, DOC_TYPE, DOMAIN, TAGS};
 
 /// Analyzer names registered on every index (see [`register_analyzers`]).

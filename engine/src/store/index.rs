@@ -10,9 +10,9 @@ use super::bm25::{Bm25, Bm25Options};
 use super::lmdb::{self, Databases, Env};
 use super::write::{self, Applied};
 use super::{
-    ChunkId, ChunkRecord, DocumentRecord, EmbedderInfo, Filter, IndexStats, NewDocument, Stemming, StoreError, facets,
-    vectors,
+    ChunkId, ChunkRecord, DocumentRecord, EmbedderInfo, IndexStats, NewDocument, Stemming, StoreError, facets, vectors,
 };
+use crate::vocab::Filter;
 
 /// How to open an [`Index`].
 #[derive(Debug, Clone, PartialEq)]

@@ -23,7 +23,7 @@ pub use embed_cache::{CacheKey, EmbeddingCache, cache_key};
 pub use index::{Index, IndexOptions};
 pub use quantized::QuantizedVectors;
 
-pub use crate::vocab::metadata::{Filter, Metadata};
+use crate::vocab::Metadata;
 
 /// Chunk ids are `u32` because arroy item ids are.
 pub type ChunkId = u32;

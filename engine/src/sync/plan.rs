@@ -57,7 +57,7 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Metadata;
+    use crate::vocab::Metadata;
 
     fn object(key: &str, version: &str) -> ObjectInfo {
         ObjectInfo {

@@ -16,7 +16,7 @@ use crate::providers::docstore::{DocStoreError, ObjectMeta, upload_key};
 use crate::stages::ingest::parse::{ParseError, detect_format, type_name};
 use crate::stages::ingest::sources::IngestInput;
 use crate::stages::ingest::tag;
-use crate::store::Metadata;
+use crate::vocab::Metadata;
 
 /// One uploaded file.
 #[derive(Debug, Clone)]

@@ -16,6 +16,7 @@ mod fake_bedrock;
 mod fake_guardrail;
 mod fake_openai;
 mod guardrails;
+mod layering;
 mod openai_endpoint;
 mod openai_provider;
 mod pytools;

@@ -18,7 +18,8 @@ pub use crate::stages::ingest::FileError;
 use crate::stages::ingest::IngestStage;
 use crate::stages::ingest::embed::embedding_text;
 use crate::stages::ingest::sources::IngestInput;
-use crate::store::{EmbedderInfo, Filter, Index, NewChunk, NewDocument};
+use crate::store::{EmbedderInfo, Index, NewChunk, NewDocument};
+use crate::vocab::Filter;
 
 /// Chunks per embedding call and store transaction.
 const WRITE_BATCH: usize = 256;

@@ -214,7 +214,7 @@ async fn blocking<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Metadata;
+    use crate::vocab::Metadata;
 
     #[tokio::test]
     async fn put_list_get_round_trip() {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::Metadata;
+use crate::vocab::Metadata;
 
 /// Hex sha256 of the object's bytes.
 pub const SHA256: &str = "sha256";

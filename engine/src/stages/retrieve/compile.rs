@@ -3,8 +3,9 @@
 use super::fusion::{Fusion, FusionMethod, Normalization};
 use super::{RetrieveConfig, RetrieveStage, StemmingConfig};
 use crate::stages::CompileCx;
-use crate::store::{Filter, Stemming};
+use crate::store::Stemming;
 use crate::vocab::Diagnostic;
+use crate::vocab::Filter;
 use serde_saphyr::Spanned;
 
 /// Upper bound of `retrieve.keyword.context_chunks`.

@@ -13,7 +13,8 @@ use serde_saphyr::Spanned;
 use self::fusion::{Fusion, FusionMethod, Normalization};
 pub use self::search::{Hit, RetrieveError, Retrieved};
 use super::Stage;
-use crate::store::{Filter, Stemming};
+use crate::store::Stemming;
+use crate::vocab::Filter;
 
 /// Search settings.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

@@ -7,7 +7,8 @@ use super::fusion::Fused;
 use super::{RetrieveStage, SearchMode};
 use crate::providers::ProviderError;
 use crate::providers::embed::Embedder;
-use crate::store::{Filter, Index, StoreError};
+use crate::store::{Index, StoreError};
+use crate::vocab::Filter;
 
 /// One retrieved chunk, with the scores that ranked it.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,7 +10,8 @@ use std::path::Path;
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng};
 
-use super::{DocumentRecord, EmbedderInfo, Filter, Index, IndexOptions, Metadata, NewChunk, NewDocument};
+use super::{DocumentRecord, EmbedderInfo, Index, IndexOptions, NewChunk, NewDocument};
+use crate::vocab::{Filter, Metadata};
 
 /// Test indexes reserve less address space than the default.
 fn open(dir: &Path) -> Index {
