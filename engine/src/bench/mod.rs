@@ -191,7 +191,7 @@ pub fn run(spec: &PipelineSpec, opts: &BenchOptions, meta: BenchMeta) -> Result<
 
 /// The `hash` embedder with the pipeline's dimension: the no-model baseline.
 fn hash_baseline(spec: &PipelineSpec) -> EmbedSpec {
-    EmbedSpec::hash(spec.ingest.embed.dims)
+    EmbedSpec::hash(spec.ingest.embed.dims())
 }
 
 /// A filter every ingested document passes: the pipeline's default domain.

@@ -13,7 +13,7 @@ use super::{BenchError, BenchOptions, hash_baseline};
 use crate::config::PipelineSpec;
 use crate::eval::dataset::CorpusDoc;
 use crate::pipeline::{Pipeline, Resources};
-use crate::stages::ingest::embed::{EmbedProvider, EmbedSpec};
+use crate::stages::ingest::embed::EmbedSpec;
 use crate::stages::ingest::sources::IngestInput;
 
 /// Name of the index inside each temporary data dir.
@@ -156,9 +156,10 @@ pub struct IngestRun {
 /// [`BenchError::Ingest`] when indexing fails.
 pub fn measure(target: &TempPipeline, docs: &[CorpusDoc], cache: &'static str) -> Result<IngestRun, BenchError> {
     let pipeline = &target.pipeline;
-    let cache = match pipeline.spec.ingest.embed.provider {
-        EmbedProvider::Hash => "none",
-        EmbedProvider::Local | EmbedProvider::BedrockTitan | EmbedProvider::OpenaiCompat => cache,
+    let cache = if pipeline.spec.ingest.embed.is_hash() {
+        "none"
+    } else {
+        cache
     };
     let embedder = pipeline.embedder()?;
     pipeline.index()?;

@@ -39,8 +39,7 @@ pub fn run(cli: &Cli, args: &SyncArgs) -> anyhow::Result<ExitCode> {
         Some(url) => {
             let mut location = S3Location::parse_url(url).map_err(anyhow::Error::msg)?;
             if let StoreSpec::S3(own) = &pipeline.spec.ingest.store {
-                location.region.clone_from(&own.region);
-                location.endpoint_url.clone_from(&own.endpoint_url);
+                location.aws.clone_from(&own.aws);
             }
             let spec = StoreSpec::S3(location);
             (

@@ -106,7 +106,7 @@ fn info(engine: &Engine, p: &Pipeline) -> PipelineInfo {
             query: format!("{base}/query"),
             documents: format!("{base}/documents"),
         },
-        embedder: format!("{} ({} dims)", s.ingest.embed.provider.as_str(), s.ingest.embed.dims),
+        embedder: format!("{} ({} dims)", s.ingest.embed.provider(), s.ingest.embed.dims()),
         models: s
             .generate
             .models

@@ -137,10 +137,10 @@ impl Engine {
                         format!(
                             "index `{}` holds vectors from embedder {} ({} dims); a reload cannot switch it to {} ({} dims): restart the server and re-ingest",
                             spec.index,
-                            bound.provider.as_str(),
-                            bound.dims,
-                            spec.ingest.embed.provider.as_str(),
-                            spec.ingest.embed.dims
+                            bound.provider(),
+                            bound.dims(),
+                            spec.ingest.embed.provider(),
+                            spec.ingest.embed.dims()
                         ),
                     )
                 });

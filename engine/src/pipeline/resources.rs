@@ -10,8 +10,8 @@ use crate::providers::ProviderError;
 use crate::providers::docstore::StoreCache;
 use crate::providers::embed::Embedder;
 use crate::stages::guard::GuardCounters;
+use crate::stages::ingest::embed::EmbedSpec;
 use crate::stages::ingest::embed::cached::CachedEmbedder;
-use crate::stages::ingest::embed::{EmbedProvider, EmbedSpec};
 use crate::store::{EmbeddingCache, Index, IndexOptions, StoreError};
 
 /// Open indexes and loaded embedders, opened on first use and kept.
@@ -97,7 +97,7 @@ impl Resources {
             return Ok(e.clone());
         }
         let model = spec.open(&self.model_dir)?;
-        let embedder: Arc<dyn Embedder> = if spec.provider == EmbedProvider::Hash {
+        let embedder: Arc<dyn Embedder> = if spec.is_hash() {
             model
         } else {
             match EmbeddingCache::open(&self.cache_dir) {

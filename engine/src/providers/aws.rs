@@ -58,7 +58,7 @@ pub async fn bedrock_client(target: &AwsTarget) -> Result<Client, ProviderError>
     let config = sdk_config(target.region.as_deref(), target.endpoint_url.as_deref()).await;
     if config.region().is_none() {
         return Err(ProviderError::ModelUnavailable(
-            "no AWS region: set `region` in the model or embedder config, or AWS_REGION".to_owned(),
+            "no AWS region: set `aws.region` in the model, embedder or guardrail config, or AWS_REGION".to_owned(),
         ));
     }
     Ok(Client::new(&config))

@@ -1,5 +1,6 @@
-//! Retry and timeout settings of a remote model or embedder (`retry:` and
-//! `timeout_ms:`), checked into a [`RetryPolicy`].
+//! What every stage that calls a remote service shares: where AWS is (`aws:`, checked
+//! into an [`AwsTarget`]) and how failures are retried (`retry:` and `timeout_ms:`,
+//! checked into a [`RetryPolicy`]).
 
 use std::time::Duration;
 
@@ -8,8 +9,64 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::CompileCx;
+use crate::providers::aws::AwsTarget;
 use crate::providers::resilience::RetryPolicy;
 use crate::vocab::diagnostic::Diagnostic;
+
+/// Where to reach AWS: the region, and optionally an endpoint. Credentials always come
+/// from the standard AWS chain (environment, profile, SSO, web identity, container or
+/// instance role), never from this file. One `aws:` block can be shared with a YAML
+/// anchor: `aws: &aws { region: eu-west-1 }`, then `aws: *aws`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AwsTargetConfig {
+    /// AWS region, e.g. `us-east-1` (default: the standard chain's, such as `AWS_REGION`
+    /// or the profile's).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub region: Option<Spanned<String>>,
+    /// Endpoint to call instead of the region's: a VPC endpoint, an S3-compatible
+    /// server, or a local test server (`http://127.0.0.1:4566`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub endpoint_url: Option<Spanned<String>>,
+}
+
+impl AwsTargetConfig {
+    /// Check the region and endpoint of the block at `key` (e.g. `generate.models.pro.bedrock.aws`).
+    pub fn compile(&self, cx: &mut CompileCx<'_>, key: &str) -> AwsTarget {
+        if let Some(r) = &self.region
+            && !is_region(&r.value)
+        {
+            cx.push(Diagnostic::spanned(
+                cx.file,
+                r,
+                format!("{key}.region"),
+                format!("`{}` is not an AWS region, such as `us-east-1`", r.value),
+            ));
+        }
+        AwsTarget {
+            region: self.region.as_ref().map(|r| r.value.clone()),
+            endpoint_url: self
+                .endpoint_url
+                .as_ref()
+                .map(|u| cx.http_url(format!("{key}.endpoint_url"), u)),
+        }
+    }
+}
+
+/// Whether `s` has the shape of a region name: lowercase words joined by `-`, ending
+/// in a number (`us-east-1`, `eu-central-2`, `us-gov-west-1`).
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
 
 /// How transient failures (throttling, 5xx, timeouts) are retried. Permanent ones
 /// (validation, access denied) never are.
@@ -92,5 +149,20 @@ pub fn compile_policy(
         max_backoff: retry.max_backoff_ms.map_or(default.max_backoff, |b| ms(b.value)),
         max_elapsed: retry.max_elapsed_ms.map_or(default.max_elapsed, |m| ms(m.value)),
         timeout: timeout_ms.map_or(default.timeout, |t| ms(t.value)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_have_their_shape() {
+        for ok in ["us-east-1", "eu-central-2", "us-gov-west-1", "ap-southeast-4"] {
+            assert!(is_region(ok), "{ok}");
+        }
+        for bad in ["useast1", "us-east", "US-EAST-1", "us-east-1a", "-east-1", ""] {
+            assert!(!is_region(bad), "{bad}");
+        }
     }
 }

@@ -62,6 +62,10 @@ fn user_message(message: &str) -> String {
         }
         "invalid u32" | "invalid u64" => "expected a whole number of 0 or more".to_owned(),
         "invalid f32" | "invalid f64" => "expected a number".to_owned(),
+        "expected mapping start" => "expected a mapping of options (`key: value`; `{}` takes the defaults)".to_owned(),
+        m if m.starts_with("unknown variant `provider`") => format!(
+            "{m}; the provider is the key, its options the value: write `bedrock: {{ model_id: ... }}`, not `provider: bedrock`"
+        ),
         _ => message.replace(", set DuplicateKeyPolicy in Options if acceptable", ""),
     }
 }

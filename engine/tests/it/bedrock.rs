@@ -1,5 +1,5 @@
 //! Bedrock through the real AWS SDK against the local fake (`fake_bedrock.rs`):
-//! pipelines with `provider: bedrock` and `bedrock_titan` pointed at it with
+//! pipelines with `bedrock` models and a `bedrock_titan` embedder pointed at it with
 //! `endpoint_url`, static test credentials in the server's environment. Asserts on
 //! what the SDK sent and on ragline's answers, streams, usage, cost and errors.
 
@@ -36,11 +36,10 @@ ingest:
   chunk: {{ kind: markdown, max_tokens: 80, overlap_tokens: 10 }}
   metadata: {{ domain: hr }}
   embed:
-    provider: bedrock_titan
-    model_id: {TITAN}
-    dims: {dims}
-    region: us-east-1
-    endpoint_url: {url}
+    bedrock_titan:
+      model_id: {TITAN}
+      dims: {dims}
+      aws: {{ region: us-east-1, endpoint_url: "{url}" }}
 retrieve:
   top_k: 3
 route:
@@ -49,14 +48,16 @@ generate:
   models:
     main:
 {model}
-    local: {{ provider: extractive, max_sentences: 2 }}
+    local: {{ extractive: {{ max_sentences: 2 }} }}
 "#
     )
 }
 
+/// `extra` holds more options of the model, one per line, indented as `model_id`'s parent.
 fn bedrock_model(url: &str, model_id: &str, extra: &str) -> String {
+    let extra: String = extra.lines().map(|l| format!("  {l}\n")).collect();
     format!(
-        "      provider: bedrock\n      model_id: {model_id}\n      region: us-east-1\n      endpoint_url: {url}\n{extra}"
+        "      bedrock:\n        model_id: {model_id}\n        aws: {{ region: us-east-1, endpoint_url: \"{url}\" }}\n{extra}"
     )
 }
 

@@ -55,6 +55,9 @@ bad_fixture!(
     missing_route,
     unknown_provider,
     bad_providers,
+    option_of_another_provider,
+    provider_option_missing,
+    provider_as_a_key,
     bad_name,
     missing_source_dir,
     prompt_unknown_variable,
@@ -75,9 +78,15 @@ fn every_bad_fixture_is_pinned() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    let snapshots = std::fs::read_dir("tests/it/snapshots").unwrap().count();
-    assert_eq!(names.len(), 25, "{names:?}");
-    assert!(snapshots >= names.len(), "a fixture has no snapshot test");
+    assert_eq!(names.len(), 28, "{names:?}");
+    for name in names {
+        let stem = name.trim_end_matches(".yaml");
+        let snapshot = format!("tests/it/snapshots/it__config_errors__{stem}.snap");
+        assert!(
+            Path::new(&snapshot).is_file(),
+            "{name} has no snapshot test ({snapshot})"
+        );
+    }
 }
 
 #[test]
@@ -138,7 +147,7 @@ fn bedrock_example_pipeline_compiles_and_is_not_served() {
     let spec = ragline::config::load(Path::new("../pipelines/examples/bedrock.yaml"), Path::new("..")).unwrap();
     assert_eq!(spec.name, "hr-bedrock");
     assert_eq!(spec.generate.models["pro"].label(), "bedrock/amazon.nova-2-pro-v1:0");
-    assert_eq!(spec.ingest.embed.dims, 1024);
+    assert_eq!(spec.ingest.embed.dims(), 1024);
     assert!(spec.pricing.models.contains_key("amazon.nova-2-lite-v1:0"));
     // The loader reads pipelines/*.yaml only.
     let names: Vec<String> = ragline::config::load_dir(Path::new(".."))

@@ -231,20 +231,19 @@ ingest:
   sources: [{{ dir: "{docs}" }}]
   chunk: {{ kind: markdown, max_tokens: 80, overlap_tokens: 10 }}
   metadata: {{ domain: hr }}
-  embed: {{ provider: hash }}
+  embed: {{ hash: {{}} }}
 retrieve: {{ top_k: 3 }}
 route:
   default: {{ model: quotes, prompt: answer }}
 generate:
   models:
-    quotes: {{ provider: extractive, max_sentences: 2 }}
+    quotes: {{ extractive: {{ max_sentences: 2 }} }}
 guardrails:
   pii: {{ kinds: [ssn] }}
   bedrock:
     guardrail_id: gr1abc
     version: "2"
-    region: us-east-1
-    endpoint_url: {url}
+    aws: {{ region: us-east-1, endpoint_url: "{url}" }}
     timeout_ms: 10000
     retry: {{ max_attempts: 2, initial_backoff_ms: 10, max_backoff_ms: 20 }}
 "#,

@@ -20,11 +20,11 @@ ingest:
   chunk: {{ kind: text, max_tokens: 80, overlap_tokens: 10 }}
   metadata: {{ domain: hr }}
   embed:
-    provider: openai_compat
-    model_id: nomic-embed-text
-    dims: {EMBED_DIMS}
-    base_url: {base_url}
-    api_key_env: {KEY_ENV}
+    openai_compat:
+      model_id: nomic-embed-text
+      dims: {EMBED_DIMS}
+      base_url: {base_url}
+      api_key_env: {KEY_ENV}
 retrieve:
   top_k: 3
 route:
@@ -32,14 +32,14 @@ route:
 generate:
   models:
     main:
-      provider: openai_compat
-      model_id: {model}
-      base_url: {base_url}/
-      api_key_env: {KEY_ENV}
-      max_tokens: 128
-      temperature: 0.1
-      retry: {{ max_attempts: 3, initial_backoff_ms: 10 }}
-{extra}    local: {{ provider: extractive, max_sentences: 2 }}
+      openai_compat:
+        model_id: {model}
+        base_url: {base_url}/
+        api_key_env: {KEY_ENV}
+        max_tokens: 128
+        temperature: 0.1
+        retry: {{ max_attempts: 3, initial_backoff_ms: 10 }}
+{extra}    local: {{ extractive: {{ max_sentences: 2 }} }}
 "#
     )
 }
@@ -69,7 +69,7 @@ fn config(base_url: &str) -> tempfile::TempDir {
         ("chat", "llama3.2", ""),
         ("flaky", "llama-throttle-once", ""),
         ("denied", "llama-denied", ""),
-        ("toolong", "llama-too-long", "      fallback: local\n"),
+        ("toolong", "llama-too-long", "        fallback: local\n"),
     ] {
         std::fs::write(
             d.join(format!("pipelines/{name}.yaml")),

@@ -113,14 +113,13 @@ index: corp
 ingest:
   chunk: {{ kind: markdown, max_tokens: 80, overlap_tokens: 10 }}
   metadata: {{ domain: hr }}
-  embed: {{ provider: hash }}
+  embed: {{ hash: {{}} }}
   max_file_bytes: 20000
   store:
     s3:
       bucket: {BUCKET}
       prefix: corp/
-      region: us-east-1
-      endpoint_url: {endpoint}
+      aws: {{ region: us-east-1, endpoint_url: "{endpoint}" }}
 retrieve:
   top_k: 4
   filter: {{ domain: [hr] }}
@@ -128,7 +127,7 @@ route:
   default: {{ model: quotes, prompt: answer }}
 generate:
   models:
-    quotes: {{ provider: extractive, max_sentences: 2 }}
+    quotes: {{ extractive: {{ max_sentences: 2 }} }}
 "#
         ),
     )

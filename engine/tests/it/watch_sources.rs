@@ -26,12 +26,12 @@ index: watched
 ingest:
   sources: [{ dir: ../docs }]
   metadata: { domain: hr }
-  embed: { provider: hash, dims: 64 }
+  embed: { hash: { dims: 64 } }
 route:
   default: { model: quotes, prompt: answer }
 generate:
   models:
-    quotes: { provider: extractive }
+    quotes: { extractive: {} }
 "#,
     )
     .unwrap();

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::providers::aws::AwsTarget;
+
 /// The checked store of a pipeline.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum StoreSpec {
@@ -28,8 +30,8 @@ pub struct S3Location {
     pub bucket: String,
     /// Key prefix, `""` or ending in `/` unless given otherwise in a URL.
     pub prefix: String,
-    pub region: Option<String>,
-    pub endpoint_url: Option<String>,
+    /// The region and endpoint, if set.
+    pub aws: AwsTarget,
 }
 
 impl S3Location {
@@ -46,8 +48,7 @@ impl S3Location {
         Ok(S3Location {
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
-            region: None,
-            endpoint_url: None,
+            aws: AwsTarget::default(),
         })
     }
 

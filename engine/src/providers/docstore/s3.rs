@@ -164,15 +164,15 @@ impl S3Store {
         self.client
             .get_or_try_init(|| async {
                 let l = &self.location;
-                let shared = sdk_config(l.region.as_deref(), l.endpoint_url.as_deref()).await;
+                let shared = sdk_config(l.aws.region.as_deref(), l.aws.endpoint_url.as_deref()).await;
                 if shared.region().is_none() {
                     return Err(DocStoreError::Unavailable {
                         store: self.describe(),
-                        message: "no AWS region: set `region` in ingest.store.s3, or AWS_REGION".to_owned(),
+                        message: "no AWS region: set `aws.region` in ingest.store.s3, or AWS_REGION".to_owned(),
                     });
                 }
                 let config = aws_sdk_s3::config::Builder::from(&shared)
-                    .force_path_style(l.endpoint_url.is_some())
+                    .force_path_style(l.aws.endpoint_url.is_some())
                     .retry_config(
                         RetryConfig::standard()
                             .with_max_attempts(MAX_ATTEMPTS)

@@ -40,10 +40,10 @@ pub fn pipeline(top_k: u32, description: &str) -> String {
     format!(
         "name: {PIPELINE}\ndescription: \"{description}\"\nindex: bench\n\
          ingest:\n  sources:\n    - dir: ../docs\n  chunk:\n    kind: markdown\n    max_tokens: 80\n    overlap_tokens: 10\n\
-         \x20 metadata:\n    domain: bench\n  embed:\n    provider: hash\n\
+         \x20 metadata:\n    domain: bench\n  embed:\n    hash: {{}}\n\
          retrieve:\n  top_k: {top_k}\n  filter:\n    domain: [bench]\n\
          route:\n  script: ../{SCRIPT_FILE}\n  default:\n    model: quick\n    prompt: bench/answer\n\
-         generate:\n  models:\n    quick:\n      provider: extractive\n      max_sentences: 2\n"
+         generate:\n  models:\n    quick:\n      extractive:\n        max_sentences: 2\n"
     )
 }
 

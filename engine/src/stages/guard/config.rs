@@ -7,7 +7,7 @@
 //!   denied_topics:
 //!     - { name: investment advice, keywords: [stock tips, crypto, "which stocks"] }
 //!   refusal_message: "Sorry, I can only answer questions about HR policy."
-//!   bedrock: { guardrail_id: gr1abc, version: "1", region: us-east-1 }
+//!   bedrock: { guardrail_id: gr1abc, version: "1", aws: { region: us-east-1 } }
 //! ```
 
 use std::collections::BTreeSet;
@@ -23,10 +23,9 @@ use super::phrases::Phrase;
 use super::pii::{PiiGuard, PiiKind};
 use super::topics::{DeniedTopics, Topic};
 use super::{DEFAULT_REFUSAL, GuardChain, GuardStage, LocalGuard, Sides};
-use crate::providers::aws::AwsTarget;
 use crate::providers::guardrail::BedrockGuardrail;
 use crate::stages::CompileCx;
-use crate::stages::remote::{RetryConfig, compile_policy};
+use crate::stages::remote::{AwsTargetConfig, RetryConfig, compile_policy};
 use crate::vocab::diagnostic::Diagnostic;
 
 /// Checks on the query (before retrieval and generation) and on the answer (before it
@@ -157,14 +156,9 @@ pub struct BedrockGuardrailConfig {
     /// The guardrail version: a number such as `"1"`, or `DRAFT`.
     #[schemars(with = "String")]
     pub version: Spanned<String>,
-    /// AWS region, e.g. `us-east-1` (default: the standard AWS chain's, such as `AWS_REGION`).
+    /// Where to reach Bedrock.
     #[serde(default)]
-    pub region: Option<String>,
-    /// Endpoint to call instead of the region's, e.g. a VPC endpoint or a local test
-    /// server (`http://127.0.0.1:4566`).
-    #[serde(default)]
-    #[schemars(with = "Option<String>")]
-    pub endpoint_url: Option<Spanned<String>>,
+    pub aws: AwsTargetConfig,
     /// Longest single call, in milliseconds (default 60000).
     #[serde(default)]
     #[schemars(with = "Option<u64>")]
@@ -364,16 +358,9 @@ fn compile_bedrock(cx: &mut CompileCx<'_>, b: &BedrockGuardrailConfig) -> Bedroc
             format!("`{version}` is not a guardrail version: use a number such as \"1\", or DRAFT"),
         ));
     }
-    let endpoint_url = b
-        .endpoint_url
-        .as_ref()
-        .map(|u| cx.http_url(format!("{key}.endpoint_url"), u));
     let policy = compile_policy(cx, key, b.retry.as_ref(), b.timeout_ms.as_ref());
     let sides = sides(cx, key, b.apply_to.as_ref());
-    let target = AwsTarget {
-        region: b.region.clone(),
-        endpoint_url,
-    };
+    let target = b.aws.compile(cx, &format!("{key}.aws"));
     BedrockGuard {
         guardrail: BedrockGuardrail::new(id.to_owned(), version.to_owned(), target, policy),
         sides,
@@ -416,7 +403,7 @@ mod tests {
         let stage = compile(
             "pii: { action: mask }\ncontent_filter: { terms: [project falcon], patterns: ['acct-\\d{6}'] }\n\
              denied_topics:\n  - { name: investment advice, keywords: [stock tips, crypto] }\n\
-             refusal_message: No.\nbedrock: { guardrail_id: gr1, version: DRAFT, endpoint_url: 'http://127.0.0.1:9/', apply_to: [query] }\n",
+             refusal_message: No.\nbedrock: { guardrail_id: gr1, version: DRAFT, aws: { endpoint_url: 'http://127.0.0.1:9/' }, apply_to: [query] }\n",
         )
         .unwrap();
         assert_eq!(
@@ -447,7 +434,7 @@ mod tests {
         let err = compile(
             "pii: { kinds: [] }\ncontent_filter: { patterns: ['(x'] }\n\
              denied_topics:\n  - { name: a, keywords: [] }\n  - { name: a, keywords: [b], apply_to: [] }\n\
-             bedrock: { guardrail_id: 'g 1', version: v1, endpoint_url: ftp://x }\n",
+             bedrock: { guardrail_id: 'g 1', version: v1, aws: { region: useast1, endpoint_url: ftp://x } }\n",
         )
         .unwrap_err();
         for want in [
@@ -458,7 +445,8 @@ mod tests {
             "guardrails.denied_topics[1].apply_to: apply_to must name",
             "guardrails.bedrock.guardrail_id: `g 1` is not a guardrail id",
             "guardrails.bedrock.version: `v1` is not a guardrail version",
-            "guardrails.bedrock.endpoint_url: `ftp://x` is not an http",
+            "guardrails.bedrock.aws.region: `useast1` is not an AWS region",
+            "guardrails.bedrock.aws.endpoint_url: `ftp://x` is not an http",
         ] {
             assert!(err.contains(want), "missing {want:?} in:\n{err}");
         }

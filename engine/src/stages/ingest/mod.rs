@@ -17,7 +17,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use self::chunk::{ChunkConfig, Chunker};
-use self::embed::{EmbedConfig, EmbedProvider, EmbedSpec, LOCAL_MAX_TOKENS};
+use self::embed::{EmbedConfig, EmbedSpec, LOCAL_MAX_TOKENS};
 pub use self::error::FileError;
 use self::parse::ParseLimits;
 use self::sources::{SourceConfig, Sources};
@@ -112,7 +112,7 @@ impl IngestConfig {
     pub fn compile(&self, cx: &mut CompileCx<'_>) -> IngestStage {
         let sources = sources::compile(cx, &self.sources);
         let embed = self.embed.compile(cx);
-        let window = (embed.provider == EmbedProvider::Local).then_some((LOCAL_MAX_TOKENS, "local"));
+        let window = (embed == EmbedSpec::Local).then_some((LOCAL_MAX_TOKENS, "local"));
         let chunk = self.chunk.compile(cx, window);
         let m = &self.metadata;
         let tag = Tagger {

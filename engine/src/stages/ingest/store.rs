@@ -10,6 +10,7 @@ use serde_saphyr::Spanned;
 
 use crate::providers::docstore::{DirLocation, S3Location, StoreSpec, check_bucket};
 use crate::stages::CompileCx;
+use crate::stages::remote::AwsTargetConfig;
 use crate::vocab::diagnostic::Diagnostic;
 
 /// The document store: the source of truth the index is built from. Uploads are
@@ -22,7 +23,7 @@ pub enum StoreConfig {
     /// pipeline file. Documents are kept as `<dir>/<domain>/<file name>`.
     Dir(#[schemars(with = "String")] Spanned<PathBuf>),
     /// An S3 bucket, or a bucket on an S3-compatible server.
-    S3(S3StoreConfig),
+    S3(Box<S3StoreConfig>),
 }
 
 /// An S3 location. Credentials always come from the standard AWS chain (environment,
@@ -38,14 +39,11 @@ pub struct S3StoreConfig {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub prefix: Option<Spanned<String>>,
-    /// AWS region, e.g. `eu-west-1` (default: the standard chain's, `AWS_REGION` or the profile's).
+    /// Where to reach S3. With an `endpoint_url` (an S3-compatible server such as MinIO
+    /// or moto, e.g. `http://127.0.0.1:9000`), requests use path-style addressing
+    /// (`<endpoint>/<bucket>/<key>`).
     #[serde(default)]
-    pub region: Option<String>,
-    /// Endpoint of an S3-compatible server (MinIO, moto, ...), e.g. `http://127.0.0.1:9000`.
-    /// Requests to it use path-style addressing (`<endpoint>/<bucket>/<key>`).
-    #[serde(default)]
-    #[schemars(with = "Option<String>")]
-    pub endpoint_url: Option<Spanned<String>>,
+    pub aws: AwsTargetConfig,
 }
 
 impl StoreConfig {
@@ -75,15 +73,10 @@ impl StoreConfig {
                 if !prefix.is_empty() && !prefix.ends_with('/') {
                     prefix.push('/');
                 }
-                let endpoint_url = s3
-                    .endpoint_url
-                    .as_ref()
-                    .map(|u| cx.http_url("ingest.store.s3.endpoint_url".to_owned(), u));
                 StoreSpec::S3(S3Location {
                     bucket: s3.bucket.value.clone(),
                     prefix,
-                    region: s3.region.clone(),
-                    endpoint_url,
+                    aws: s3.aws.compile(cx, "ingest.store.s3.aws"),
                 })
             }
         }

@@ -315,8 +315,8 @@ mod tests {
             d,
             "pipelines/p.yaml",
             &format!(
-                "name: p\nindex: p\ningest:\n  sources: [{{ dir: ../docs }}]\n  embed: {{ provider: hash }}\n\
-                 route:\n{route}\ngenerate:\n  models:\n    lite: {{ provider: extractive }}\n    pro: {{ provider: extractive }}\n"
+                "name: p\nindex: p\ningest:\n  sources: [{{ dir: ../docs }}]\n  embed: {{ hash: {{}} }}\n\
+                 route:\n{route}\ngenerate:\n  models:\n    lite: {{ extractive: {{}} }}\n    pro: {{ extractive: {{}} }}\n"
             ),
         );
         config::load(&d.join("pipelines/p.yaml"), d)
@@ -409,8 +409,8 @@ mod tests {
         write(
             d,
             "pipelines/q.yaml",
-            "name: q\nindex: q\ningest:\n  sources: [{ dir: ../docs }]\n  embed: { provider: hash }\n\
-             route:\n  default: { model: lite, prompt: q }\ngenerate:\n  models:\n    lite: { provider: extractive }\n",
+            "name: q\nindex: q\ningest:\n  sources: [{ dir: ../docs }]\n  embed: { hash: {} }\n\
+             route:\n  default: { model: lite, prompt: q }\ngenerate:\n  models:\n    lite: { extractive: {} }\n",
         );
         let e = config::load(&d.join("pipelines/q.yaml"), d).unwrap_err();
         let text = e.to_string();
