@@ -10,6 +10,7 @@ use clap::Args;
 use super::Cli;
 use crate::pipeline::ingest::file_stem;
 use crate::pipeline::{Pipeline, Query};
+use crate::stages::Run;
 use crate::stages::ingest::parse::{self, ParseLimits};
 use crate::stages::ingest::tag::TagInput;
 
@@ -84,7 +85,7 @@ pub fn tag(cli: &Cli, args: &TagArgs) -> anyhow::Result<ExitCode> {
     let source = args.file.display().to_string();
     let filter = &pipeline.spec.retrieve.filter;
     let input = TagInput::new(&source, &name, &title, &parsed, stage.defaults.clone());
-    match stage.tag.run(&input, filter) {
+    match stage.tag.run((&input, filter)) {
         Ok(m) => {
             println!("{}", serde_json::to_string_pretty(&m)?);
             Ok(ExitCode::SUCCESS)

@@ -99,6 +99,7 @@ impl EvalIndex {
         };
         let index = self.pipeline.index()?;
         let target = IngestTarget {
+            pipeline: &spec.name,
             stage: &spec.ingest,
             allowed: &spec.retrieve.filter,
             index: &index,

@@ -11,6 +11,7 @@ mod prompt_listing;
 pub mod query;
 mod reload_status;
 mod resources;
+mod step;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -78,6 +79,7 @@ impl Pipeline {
         let index = self.index()?;
         let embedder = self.embedder()?;
         let target = IngestTarget {
+            pipeline: &self.spec.name,
             stage: &self.spec.ingest,
             allowed: &self.spec.retrieve.filter,
             index: &index,

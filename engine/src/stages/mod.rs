@@ -1,6 +1,15 @@
-//! The stages of a pipeline. Each file holds one stage kind: its config type (1:1 with
-//! YAML, a doc comment per field, which becomes the JSON Schema) and the runtime type
-//! that `compile` builds from it.
+//! The stages of a pipeline, one folder per kind: its config types (1:1 with YAML, a
+//! doc comment per field, which becomes the JSON Schema), its `compile()`, and the
+//! runtime `compile` builds.
+//!
+//! - `ingest/`: the ingest sub-stages `sources`, `parse`, `chunk`, `tag`, `embed`, and
+//!   the document `store`;
+//! - query stages: `guard/` (the query, then the answer), `retrieve/`, `route/`, `generate/`;
+//! - `remote.rs`: what every stage that calls a remote service shares (`aws:`, `retry:`).
+//!
+//! Every stage says its name and the files it was compiled from ([`Stage`]), and runs
+//! through [`Run`] (in place) or [`RunAsync`] (waiting on a remote service) with its
+//! role's input and output. `pipeline/` runs them in order.
 
 pub mod generate;
 pub mod guard;
@@ -9,6 +18,7 @@ pub mod remote;
 pub mod retrieve;
 pub mod route;
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use serde_saphyr::Spanned;
@@ -24,6 +34,36 @@ pub trait Stage {
     fn files_to_watch(&self) -> Vec<PathBuf> {
         Vec::new()
     }
+}
+
+/// A stage that works in place (the CPU, the index, a script): one input in, one
+/// output out. Each role has its own input and output.
+pub trait Run: Stage {
+    type Input<'a>;
+    type Output;
+    type Error;
+
+    /// Run the stage once.
+    ///
+    /// # Errors
+    /// The stage's own error type.
+    fn run(&self, input: Self::Input<'_>) -> Result<Self::Output, Self::Error>;
+}
+
+/// A stage that waits on a remote service (a model, a guardrail).
+pub trait RunAsync: Stage + Sync {
+    type Input<'a>: Send
+    where
+        Self: 'a;
+    type Output;
+    type Error;
+
+    /// Run the stage once.
+    ///
+    /// # Errors
+    /// The stage's own error type.
+    fn run<'a>(&'a self, input: Self::Input<'a>)
+    -> impl Future<Output = Result<Self::Output, Self::Error>> + Send + 'a;
 }
 
 /// What every stage's compile step gets: the pipeline file (for locations and

@@ -12,6 +12,7 @@ use std::time::Instant;
 pub use self::prepare::file_stem;
 use self::prepare::{Failed, Pending, Prepared, prepare};
 pub use self::report::{FileOutcome, FileReport, IngestError, IngestReport};
+use crate::pipeline::step::step;
 use crate::providers::ProviderError;
 use crate::providers::embed::Embedder;
 pub use crate::stages::ingest::FileError;
@@ -26,6 +27,8 @@ const WRITE_BATCH: usize = 256;
 
 /// Where a batch goes.
 pub struct IngestTarget<'a> {
+    /// The pipeline's name, for logs.
+    pub pipeline: &'a str,
     pub stage: &'a IngestStage,
     /// What the pipeline may hold: documents outside it are refused.
     pub allowed: &'a Filter,
@@ -88,7 +91,7 @@ fn flush(
         })
         .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let embedded = target.embedder.embed(&refs)?;
+    let embedded = step(target.pipeline, &target.stage.embed, (target.embedder, &refs))?;
     if embedded.vectors.len() != texts.len() {
         return Err(
             ProviderError::Inference(format!("{} vectors for {} chunks", embedded.vectors.len(), texts.len())).into(),

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::IngestTarget;
 use super::report::{FileOutcome, FileReport};
+use crate::pipeline::step::step;
 use crate::stages::ingest::FileError;
 use crate::stages::ingest::chunk::Chunk;
 use crate::stages::ingest::parse::{self, DocFormat, ParseError, ParsedDocument, detect_format};
@@ -126,7 +127,7 @@ pub(super) fn prepare(target: &IngestTarget<'_>, input: IngestInput) -> Result<P
             )
         }
     };
-    let chunks = stage.chunk.run(&parsed, target.embedder.tokenizer());
+    let Ok(chunks) = step(target.pipeline, &stage.chunk, (&parsed, target.embedder.tokenizer()));
     if chunks.is_empty() {
         return Err(parse_failed(&source, &ParseError::Empty));
     }
@@ -136,9 +137,7 @@ pub(super) fn prepare(target: &IngestTarget<'_>, input: IngestInput) -> Result<P
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| file_stem(&name));
     let input = TagInput::new(&source, &name, &title, &parsed, metadata);
-    let metadata = stage
-        .tag
-        .run(&input, target.allowed)
+    let metadata = step(target.pipeline, &stage.tag, (&input, target.allowed))
         .map_err(|e| failed(&source, (&e).into(), e.to_string()))?;
     let record = DocumentRecord {
         id,

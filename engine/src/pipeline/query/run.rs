@@ -2,25 +2,22 @@
 //!
 //! validate → guard (query) → retrieve → route → generate → guard (answer, sources),
 //!
-//! each inside [`Pipeline::step`], the one place every stage passes through. A query
+//! each run through `step` (the one place every stage passes through). A query
 //! the guards refuse is answered with the refusal (no retrieval, no model call). The
 //! answer is then counted: the guards' interventions, the prompt version's statistics
 //! and one log line, whichever way it was asked (HTTP, the OpenAI endpoint, the CLI).
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tracing::Instrument as _;
-
 use super::{Answer, FallbackInfo, MAX_QUERY_CHARS, Query, QueryError, RouteInfo};
 use crate::pipeline::Pipeline;
+use crate::pipeline::step::{elapsed_ms, step, step_async};
 use crate::prompts::stats::Served;
 use crate::providers::llm::Fallback;
-use crate::stages::Stage;
 use crate::stages::generate::{Call, Generated};
-use crate::stages::guard::{GuardAction, GuardrailReport};
-use crate::stages::retrieve::{Hit, Retrieved};
+use crate::stages::guard::{Check, GuardAction, GuardrailReport};
+use crate::stages::retrieve::{Hit, Retrieved, Search};
 use crate::stages::route::{Decision, RouteInput};
 use crate::vocab::metadata::FILTER_FIELDS;
 use crate::vocab::{Filter, Usage};
@@ -89,8 +86,7 @@ impl Pipeline {
             Prepared::Answered(answer) => return Ok(*answer),
             Prepared::Ready(ready) => ready,
         };
-        let generate = &self.spec.generate;
-        let generated = self.step(generate, generate.run(&ready.call)).await?;
+        let generated = step_async(&self.spec.name, &self.spec.generate, &ready.call).await?;
         self.release(*ready, generated).await
     }
 
@@ -103,7 +99,7 @@ impl Pipeline {
         let q = self.validate(query)?;
         let retrieved = self.retrieve(&q)?;
         let input = RouteInput::new(&self.spec.name, &q.text, &retrieved.hits, q.domains, q.role);
-        let decision = self.spec.route.decide(&input, q.sticky.as_deref())?;
+        let decision = step(&self.spec.name, &self.spec.route, (&input, q.sticky.as_deref()))?;
         Ok((input, decision))
     }
 
@@ -115,7 +111,7 @@ impl Pipeline {
         let mut usage = Usage::new(&prices.version);
         let mut report = GuardrailReport::default();
 
-        let admitted = self.step(guard, guard.check_query(&q.text)).await?;
+        let admitted = step_async(&self.spec.name, guard, Check::Query(&q.text)).await?;
         usage.extend(guard.usage("guardrail_input", admitted.units, prices));
         report.extend(admitted.reasons);
         if let Some(refusal) = admitted.refusal {
@@ -133,21 +129,14 @@ impl Pipeline {
         q.text = admitted.text;
 
         let this = self.clone();
-        let (retrieved, q) = self
-            .step(&self.spec.retrieve, blocking(move || (this.retrieve(&q), q)))
-            .await?;
+        let (retrieved, q) = blocking(move || (this.retrieve(&q), q)).await?;
         let Retrieved { hits, embedding_tokens } = retrieved?;
         usage.add(self.spec.ingest.embed.usage("retrieve", embedding_tokens, prices));
 
         let input = RouteInput::new(&self.spec.name, &q.text, &hits, q.domains.clone(), q.role.clone());
         let this = self.clone();
         let sticky = q.sticky.clone();
-        let decision = self
-            .step(
-                &self.spec.route,
-                blocking(move || this.spec.route.decide(&input, sticky.as_deref())),
-            )
-            .await??;
+        let decision = blocking(move || step(&this.spec.name, &this.spec.route, (&input, sticky.as_deref()))).await??;
         let call = self.spec.generate.prepare(&self.spec.name, &decision, &q.text, &hits)?;
         Ok(Prepared::Ready(Box::new(Ready {
             started,
@@ -174,7 +163,11 @@ impl Pipeline {
         } = ready;
         usage.add(generated.usage);
         let guard = &self.spec.guardrails;
-        let checked = self.step(guard, guard.check_answer(&generated.text, &mut hits)).await?;
+        let check = Check::Answer {
+            text: &generated.text,
+            hits: &mut hits,
+        };
+        let checked = step_async(&self.spec.name, guard, check).await?;
         report.extend(checked.reasons);
         usage.extend(guard.usage("guardrail_output", checked.units, &self.spec.pricing));
         let text = match checked.refusal {
@@ -194,16 +187,6 @@ impl Pipeline {
             guardrail: report,
         };
         Ok(self.done(answer, &session))
-    }
-
-    /// Run one stage's work. Every stage of a query passes through here, so this is
-    /// where each gets its span and its timer.
-    pub(super) async fn step<S: Stage, T>(&self, stage: &S, work: impl Future<Output = T>) -> T {
-        let span = tracing::debug_span!("stage", pipeline = %self.spec.name, stage = stage.name());
-        let started = Instant::now();
-        let out = work.instrument(span.clone()).await;
-        tracing::debug!(parent: &span, elapsed_ms = elapsed_ms(started), "stage done");
-        out
     }
 
     /// Check `query` against the pipeline: its text, `top_k` and filters.
@@ -264,10 +247,14 @@ impl Pipeline {
     /// The retrieve stage on the pipeline's index and embedder (blocking).
     fn retrieve(&self, q: &Question) -> Result<Retrieved, QueryError> {
         let (index, embedder) = (self.index()?, self.embedder()?);
-        Ok(self
-            .spec
-            .retrieve
-            .run(&index, embedder.as_ref(), &q.text, &q.filter, q.top_k)?)
+        let search = Search {
+            index: &index,
+            embedder: embedder.as_ref(),
+            question: &q.text,
+            filter: &q.filter,
+            limit: q.top_k,
+        };
+        Ok(step(&self.spec.name, &self.spec.retrieve, search)?)
     }
 
     /// Count an answer and log it: the guards' interventions (never the text), the
@@ -324,8 +311,4 @@ impl Pipeline {
 /// [`QueryError::Worker`] when the work panicked.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, QueryError> {
     Ok(tokio::task::spawn_blocking(work).await?)
-}
-
-fn elapsed_ms(started: Instant) -> f64 {
-    started.elapsed().as_secs_f64() * 1000.0
 }

@@ -1,12 +1,14 @@
 //! Running the generate stage: the prompt rendered for the routed model, the answer,
 //! and what it cost (priced for the model that answered, which may be a fallback).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use super::{GenerateStage, ModelRuntime};
 use crate::prompts::{PromptSource, RenderError};
 use crate::providers::ProviderError;
 use crate::providers::llm::{ContextChunk, Fallback, GenerateRequest, Generation, GenerationStream, Generator as _};
+use crate::stages::RunAsync;
 use crate::stages::retrieve::Hit;
 use crate::stages::route::Decision;
 use crate::vocab::StageUsage;
@@ -34,6 +36,21 @@ pub enum GenerateError {
     UnknownModel(String),
     #[error(transparent)]
     Render(#[from] RenderError),
+}
+
+/// Answer a call (with the model's retries and fallback); fails when neither the
+/// model nor its fallbacks could answer.
+impl RunAsync for GenerateStage {
+    type Input<'a> = &'a Call;
+    type Output = Generated;
+    type Error = ProviderError;
+
+    fn run<'a>(&'a self, call: &'a Call) -> impl Future<Output = Result<Generated, ProviderError>> + Send + 'a {
+        async move {
+            let generation = call.model.generator.generate(&call.request).await?;
+            Ok(self.finish(call, generation))
+        }
+    }
 }
 
 impl GenerateStage {
@@ -82,15 +99,6 @@ impl GenerateStage {
                 context,
             },
         })
-    }
-
-    /// Answer `call` (with the model's retries and fallback).
-    ///
-    /// # Errors
-    /// [`ProviderError`] when neither the model nor its fallbacks could answer.
-    pub async fn run(&self, call: &Call) -> Result<Generated, ProviderError> {
-        let generation = call.model.generator.generate(&call.request).await?;
-        Ok(self.finish(call, generation))
     }
 
     /// Answer `call` as a stream of deltas, then the whole generation (see

@@ -28,8 +28,10 @@ pub(crate) use local::standalone;
 pub use local::{LocalGuard, Sides, Verdict};
 pub use report::{GuardAction, GuardReason, GuardSide, GuardrailReport};
 
-use super::Stage;
+use std::future::Future;
+
 use super::retrieve::Hit;
+use super::{RunAsync, Stage};
 use crate::providers::ProviderError;
 use crate::vocab::{PriceTable, StageUsage};
 
@@ -71,28 +73,38 @@ pub struct Guarded {
     pub units: Option<u64>,
 }
 
-impl GuardStage {
-    /// Check a query, before retrieval and generation.
-    ///
-    /// # Errors
-    /// [`ProviderError`] when the Bedrock guardrail cannot be applied.
-    pub async fn check_query(&self, query: &str) -> Result<Guarded, ProviderError> {
-        self.check(query, GuardSide::Query).await
-    }
+/// What the guards check: the query before retrieval, or the answer before it leaves
+/// (with the hits returned with it).
+pub enum Check<'a> {
+    Query(&'a str),
+    Answer { text: &'a str, hits: &'a mut [Hit] },
+}
 
-    /// Check an answer, and mask the hits returned with it (unless it is refused, when
-    /// they should be dropped).
-    ///
-    /// # Errors
-    /// [`ProviderError`] when the Bedrock guardrail cannot be applied.
-    pub async fn check_answer(&self, answer: &str, hits: &mut [Hit]) -> Result<Guarded, ProviderError> {
-        let mut guarded = self.check(answer, GuardSide::Answer).await?;
-        if guarded.refusal.is_none() && self.chain.applies_to(GuardSide::Answer) {
-            guarded.reasons.extend(self.mask_hits(hits));
+/// Check a query, or an answer and mask the hits returned with it (unless it is
+/// refused, when they are to be dropped); fails when the Bedrock guardrail cannot be
+/// applied.
+impl RunAsync for GuardStage {
+    type Input<'a> = Check<'a>;
+    type Output = Guarded;
+    type Error = ProviderError;
+
+    fn run<'a>(&'a self, check: Check<'a>) -> impl Future<Output = Result<Guarded, ProviderError>> + Send + 'a {
+        async move {
+            match check {
+                Check::Query(text) => self.check(text, GuardSide::Query).await,
+                Check::Answer { text, hits } => {
+                    let mut guarded = self.check(text, GuardSide::Answer).await?;
+                    if guarded.refusal.is_none() && self.chain.applies_to(GuardSide::Answer) {
+                        guarded.reasons.extend(self.mask_hits(hits));
+                    }
+                    Ok(guarded)
+                }
+            }
         }
-        Ok(guarded)
     }
+}
 
+impl GuardStage {
     /// Whether answers are checked: then a streamed answer is held back until it is
     /// complete and checked.
     pub fn checks_answers(&self) -> bool {

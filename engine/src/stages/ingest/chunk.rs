@@ -8,7 +8,7 @@ use text_splitter::{ChunkConfig as SplitterConfig, ChunkSizer, MarkdownSplitter,
 use tokenizers::Tokenizer;
 
 use super::parse::{ParsedDocument, Section};
-use crate::stages::{CompileCx, Stage};
+use crate::stages::{CompileCx, Run, Stage};
 use crate::vocab::Diagnostic;
 
 /// Chunking settings. Sizes are in the embedder's tokens (words for embedders without a tokenizer).
@@ -99,19 +99,26 @@ impl Stage for Chunker {
     }
 }
 
+/// Split every section of a document into chunks, sized by the embedder's tokenizer
+/// (or in words without one). Chunks never cross a section (so a chunk has one page
+/// and one heading).
+impl Run for Chunker {
+    type Input<'a> = (&'a ParsedDocument, Option<&'a Tokenizer>);
+    type Output = Vec<Chunk>;
+    type Error = std::convert::Infallible;
+
+    fn run(&self, (doc, tokenizer): Self::Input<'_>) -> Result<Vec<Chunk>, Self::Error> {
+        Ok(match tokenizer {
+            Some(t) => self.chunk_with(doc, t),
+            None => self.chunk_with(doc, Words),
+        })
+    }
+}
+
 impl Chunker {
     /// What of the chunker shapes stored chunks, for the ingest fingerprint.
     pub fn fingerprint_part(&self) -> String {
         format!("{:?}/{}/{}", self.kind, self.max_tokens, self.overlap_tokens)
-    }
-
-    /// Split every section of `doc` into chunks. Chunks never cross a section (so a
-    /// chunk has one page and one heading).
-    pub fn run(&self, doc: &ParsedDocument, tokenizer: Option<&Tokenizer>) -> Vec<Chunk> {
-        match tokenizer {
-            Some(t) => self.chunk_with(doc, t),
-            None => self.chunk_with(doc, Words),
-        }
     }
 
     fn chunk_with<S: ChunkSizer>(&self, doc: &ParsedDocument, sizer: S) -> Vec<Chunk> {
@@ -196,7 +203,7 @@ mod tests {
             max_tokens: 100,
             overlap_tokens: 10,
         };
-        let chunks = settings.run(&d, None);
+        let Ok(chunks) = settings.run((&d, None));
         assert!(chunks.iter().all(|c| c.text.split_whitespace().count() <= 100));
         assert!(chunks.len() >= 3, "{}", chunks.len());
         assert_eq!(chunks.last().unwrap().page, Some(2));
@@ -211,7 +218,7 @@ mod tests {
             max_tokens: 60,
             overlap_tokens: 0,
         };
-        let chunks = settings.run(&doc(vec![(&text, None)]), None);
+        let Ok(chunks) = settings.run((&doc(vec![(&text, None)]), None));
         assert_eq!(chunks.len(), 2);
         assert!(chunks[0].text.contains("alpha") && !chunks[0].text.contains("beta"));
         assert!(chunks[1].text.starts_with("# B"));
@@ -229,7 +236,7 @@ mod tests {
             let text = words.join(" ");
             let kind = if markdown { ChunkKind::Markdown } else { ChunkKind::Text };
             let settings = Chunker { kind, max_tokens: max, overlap_tokens: max * overlap_pct / 100 };
-            let chunks = settings.run(&doc(vec![(&text, Some(3))]), None);
+            let Ok(chunks) = settings.run((&doc(vec![(&text, Some(3))]), None));
             proptest::prop_assert!(!chunks.is_empty());
             for c in &chunks {
                 proptest::prop_assert!(c.text.split_whitespace().count() <= max);

@@ -97,12 +97,9 @@ pub struct IngestStage {
     pub fingerprint: String,
 }
 
-impl Stage for IngestStage {
-    fn name(&self) -> &'static str {
-        "ingest"
-    }
-
-    fn files_to_watch(&self) -> Vec<PathBuf> {
+impl IngestStage {
+    /// The files its sub-stages were compiled from (the tag script).
+    pub fn files_to_watch(&self) -> Vec<PathBuf> {
         self.tag.files_to_watch()
     }
 }

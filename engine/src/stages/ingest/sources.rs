@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::stages::{CompileCx, Stage};
+use crate::stages::{CompileCx, Run, Stage};
 use crate::vocab::{Diagnostic, Metadata};
 
 /// One source of documents.
@@ -54,12 +54,14 @@ pub fn compile(cx: &mut CompileCx<'_>, sources: &[SourceConfig]) -> Sources {
     Sources { dirs }
 }
 
-impl Sources {
-    /// Every file of the pipeline's directories, named relative to `base` (see [`collect_inputs`]).
-    ///
-    /// # Errors
-    /// As [`collect_inputs`].
-    pub fn run(&self, base: &Path) -> Result<Vec<IngestInput>, std::io::Error> {
+/// Every file of the pipeline's directories, named relative to the given base (see
+/// [`collect_inputs`]).
+impl Run for Sources {
+    type Input<'a> = &'a Path;
+    type Output = Vec<IngestInput>;
+    type Error = std::io::Error;
+
+    fn run(&self, base: &Path) -> Result<Vec<IngestInput>, std::io::Error> {
         collect_inputs(&self.dirs, base)
     }
 }

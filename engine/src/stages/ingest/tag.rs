@@ -11,7 +11,7 @@ use serde_saphyr::Spanned;
 
 use super::parse::ParsedDocument;
 use crate::script::{Script, ScriptError, describe, to_dynamic};
-use crate::stages::{CompileCx, Stage};
+use crate::stages::{CompileCx, Run, Stage};
 use crate::vocab::{Diagnostic, Filter, Metadata, MetadataField};
 
 /// Characters of a document's text a tag script sees.
@@ -123,14 +123,15 @@ impl Stage for Tagger {
     }
 }
 
-impl Tagger {
-    /// A document's final metadata: `input.metadata` (defaults or upload fields) as the
-    /// script changes it, checked against the required fields and `allowed` (what the
-    /// pipeline may hold).
-    ///
-    /// # Errors
-    /// [`TagError`] naming the document and, for bad values, the field.
-    pub fn run(&self, input: &TagInput, allowed: &Filter) -> Result<Metadata, TagError> {
+/// A document's final metadata: the input's (defaults or upload fields) as the script
+/// changes it, checked against the required fields and what the pipeline may hold
+/// (the filter given). Errors name the document and, for bad values, the field.
+impl Run for Tagger {
+    type Input<'a> = (&'a TagInput, &'a Filter);
+    type Output = Metadata;
+    type Error = TagError;
+
+    fn run(&self, (input, allowed): Self::Input<'_>) -> Result<Metadata, TagError> {
         let metadata = match &self.script {
             None => input.metadata.clone(),
             Some(script) => tag(script, input)?,

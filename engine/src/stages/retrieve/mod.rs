@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use self::fusion::{Fusion, FusionMethod, Normalization};
-pub use self::search::{Hit, RetrieveError, Retrieved};
+pub use self::search::{Hit, RetrieveError, Retrieved, Search};
 use super::Stage;
 use crate::store::Stemming;
 use crate::vocab::Filter;

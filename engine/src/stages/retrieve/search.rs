@@ -7,6 +7,7 @@ use super::fusion::Fused;
 use super::{RetrieveStage, SearchMode};
 use crate::providers::ProviderError;
 use crate::providers::embed::Embedder;
+use crate::stages::Run;
 use crate::store::{Index, StoreError};
 use crate::vocab::Filter;
 
@@ -62,20 +63,33 @@ pub enum RetrieveError {
     Provider(#[from] ProviderError),
 }
 
-impl RetrieveStage {
-    /// The hybrid search of one query in `index`, embedded with `embedder`: at most
-    /// `limit` hits passing `filter`, with their chunks and documents.
-    ///
-    /// # Errors
-    /// [`RetrieveError`] when the index or the embedder fails.
-    pub fn run(
-        &self,
-        index: &Index,
-        embedder: &dyn Embedder,
-        question: &str,
-        filter: &Filter,
-        limit: usize,
-    ) -> Result<Retrieved, RetrieveError> {
+/// One query's search.
+#[derive(Clone, Copy)]
+pub struct Search<'a> {
+    pub index: &'a Index,
+    pub embedder: &'a dyn Embedder,
+    pub question: &'a str,
+    /// Only chunks passing it are searched.
+    pub filter: &'a Filter,
+    /// Most hits.
+    pub limit: usize,
+}
+
+/// The hybrid search of one query: at most `limit` hits passing the filter, with their
+/// chunks and documents; fails when the index or the embedder does.
+impl Run for RetrieveStage {
+    type Input<'a> = Search<'a>;
+    type Output = Retrieved;
+    type Error = RetrieveError;
+
+    fn run(&self, search: Search<'_>) -> Result<Retrieved, RetrieveError> {
+        let Search {
+            index,
+            embedder,
+            question,
+            filter,
+            limit,
+        } = search;
         let (fused, embedding_tokens) = self.search(index, embedder, question, filter, limit, SearchMode::Hybrid)?;
         let ids: Vec<u32> = fused.iter().map(|f| f.chunk).collect();
         let chunks: HashMap<u32, _> = index.chunks(&ids)?.into_iter().map(|c| (c.id, c)).collect();
@@ -109,7 +123,9 @@ impl RetrieveStage {
             embedding_tokens: embedding_tokens as u64,
         })
     }
+}
 
+impl RetrieveStage {
     /// The searches `mode` names, each filtered inside, fused, best first, at most
     /// `limit` chunks; and the tokens embedded. `ragline eval --mode` and the
     /// benchmarks measure each half on its own with this.

@@ -16,7 +16,7 @@ use serde_saphyr::Spanned;
 use self::features::QueryFeatures;
 use self::prompts::SplitConfig;
 use super::retrieve::Hit;
-use super::{CompileCx, Stage};
+use super::{CompileCx, Run, Stage};
 use crate::prompts::{Assignment, Prompt, PromptChoice, PromptFamily};
 use crate::script::{Script, ScriptError, to_dynamic};
 use crate::vocab::diagnostic::Diagnostic;
@@ -222,18 +222,19 @@ impl Stage for RouteStage {
     }
 }
 
-impl RouteStage {
-    /// Decide where `input` goes. Without a script: the default. A failing script
-    /// falls back to the default (with the error as the reason) unless `on_error: fail`.
-    /// `key` (the caller's user or session) keeps A/B splits sticky.
-    ///
-    /// # Errors
-    /// [`RouteError`] when the script fails and `on_error` is `fail`.
-    pub fn decide(&self, input: &RouteInput, key: Option<&str>) -> Result<Decision, RouteError> {
+/// Decide where the input goes; the key (the caller's user or session) keeps A/B
+/// splits sticky. Without a script: the default. A failing script falls back to the
+/// default (with the error as the reason) unless `on_error: fail`, when it is an error.
+impl Run for RouteStage {
+    type Input<'a> = (&'a RouteInput, Option<&'a str>);
+    type Output = Decision;
+    type Error = RouteError;
+
+    fn run(&self, (input, key): Self::Input<'_>) -> Result<Decision, RouteError> {
         let Some(script) = &self.script else {
             return Ok(self.fallback("default route".to_owned(), key));
         };
-        match self.run(script, input, key) {
+        match self.run_script(script, input, key) {
             Ok(d) => Ok(d),
             Err(e) if self.on_error == OnError::Fallback => {
                 tracing::warn!(script = %script.path.display(), error = %e, "route script failed; using the default route");
@@ -242,7 +243,9 @@ impl RouteStage {
             Err(e) => Err(e),
         }
     }
+}
 
+impl RouteStage {
     /// The default route; a version naming its own model is answered by that model.
     fn fallback(&self, reason: String, key: Option<&str>) -> Decision {
         let (prompt, assignment) = self.default.prompt.pick(key);
@@ -257,7 +260,7 @@ impl RouteStage {
         }
     }
 
-    fn run(&self, script: &Script, input: &RouteInput, key: Option<&str>) -> Result<Decision, RouteError> {
+    fn run_script(&self, script: &Script, input: &RouteInput, key: Option<&str>) -> Result<Decision, RouteError> {
         let out = script.call("route", to_dynamic(input))?;
         let expected = r#"a map like #{ model: "lite", prompt: "hr/answer", reason: "short question" }"#;
         let Some(map) = out.clone().try_cast::<Map>() else {

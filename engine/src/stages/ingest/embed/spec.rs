@@ -10,10 +10,10 @@ use crate::providers::embed::hash::HashEmbedder;
 use crate::providers::embed::local_bert::{self, LocalBert};
 use crate::providers::embed::openai::OpenAiEmbedder;
 use crate::providers::embed::titan::TitanEmbedder;
-use crate::providers::embed::{Embedder, model_files};
+use crate::providers::embed::{Embedder, Embeddings, model_files};
 use crate::providers::openai_http::OpenAiTarget;
 use crate::providers::resilience::RetryPolicy;
-use crate::stages::Stage;
+use crate::stages::{Run, Stage};
 use crate::vocab::{PriceTable, StageUsage};
 
 /// Titan's default model id.
@@ -47,6 +47,17 @@ pub enum EmbedSpec {
 impl Stage for EmbedSpec {
     fn name(&self) -> &'static str {
         "embed"
+    }
+}
+
+/// Embed a batch of texts with the embedder this spec opened.
+impl Run for EmbedSpec {
+    type Input<'a> = (&'a dyn Embedder, &'a [&'a str]);
+    type Output = Embeddings;
+    type Error = ProviderError;
+
+    fn run(&self, (embedder, texts): Self::Input<'_>) -> Result<Embeddings, ProviderError> {
+        embedder.embed(texts)
     }
 }
 

@@ -2,6 +2,7 @@ use std::path::Path;
 
 use crate::config::{self, PipelineSpec};
 use crate::prompts::{Assignment, PromptChoice};
+use crate::stages::Run;
 use crate::stages::route::RouteInput;
 use crate::stages::route::features::QueryFeatures;
 use crate::vocab::ConfigError;
@@ -63,7 +64,7 @@ fn a_split_version_answers_with_its_own_model() {
     );
     let mut seen = std::collections::BTreeSet::new();
     for i in 0..200 {
-        let d = route.decide(&input(), Some(&format!("s{i}"))).unwrap();
+        let d = route.run((&input(), Some(&format!("s{i}")))).unwrap();
         assert_eq!(d.assignment, Assignment::Sticky);
         let version = d.prompt.id.version.clone().unwrap();
         let expected = if version == "v1" { "pro" } else { "lite" };
@@ -77,7 +78,7 @@ fn a_split_version_answers_with_its_own_model() {
 #[test]
 fn bare_name_means_the_newest_version() {
     let spec = load("  default: { model: lite, prompt: p/answer }").unwrap();
-    let d = spec.route.decide(&input(), None).unwrap();
+    let d = spec.route.run((&input(), None)).unwrap();
     assert_eq!(d.prompt.id.version.as_deref(), Some("v2"));
     assert_eq!((d.model.as_str(), d.assignment), ("lite", Assignment::Fixed));
 }
