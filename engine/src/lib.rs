@@ -1,9 +1,11 @@
 //! ragline: a declarative RAG engine.
 //!
-//! A pipeline is one YAML file. [`config`] turns it into a checked spec,
-//! [`pipeline`] builds the runtime stages from that spec and runs queries,
-//! [`ingest`] turns files into chunks, [`store`] keeps them (LMDB + arroy +
-//! tantivy), [`providers`] embed and generate, and [`http`] serves it all.
+//! A pipeline is one YAML file. [`config`] reads it and compiles each of its
+//! [`stages`] (one folder per kind, config and runtime side by side) into a checked
+//! spec; [`pipeline`] is the executor that runs those stages in order for a query or
+//! an ingest batch; [`providers`] are the models, guardrails and document stores
+//! outside the process, [`store`] the embedded index (LMDB + arroy + tantivy), and
+//! [`http`] serves it all. [`vocab`] is the vocabulary every layer shares.
 //! `ARCHITECTURE.md` walks through the modules in data-flow order.
 
 pub mod bench;

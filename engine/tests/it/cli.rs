@@ -65,6 +65,20 @@ fn query_cli_prints_answer_sources_and_route() {
     assert!(usage.contains(" embedding, ") && usage.contains("· $0.000000"), "{out}");
     let (code, _) = cli(SERVER_CONFIG, data.path(), &["query", "nope", "x"]);
     assert_eq!(code, 1);
+
+    // The pipeline counts CLI answers in the prompt statistics, as it counts served ones.
+    let (code, _) = cli(SERVER_CONFIG, data.path(), &["query", "hr", "Can unused days carry over?", "--json"]);
+    assert_eq!(code, 0);
+    let (code, out) = cli(SERVER_CONFIG, data.path(), &["prompts", "report", "hr", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let requests: u64 = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["usage"]["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(requests, 2, "{rows}");
 }
 
 /// Every sample document (tests/fixtures/docs) yields text or a precise error; none crashes the batch.

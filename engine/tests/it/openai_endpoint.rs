@@ -177,6 +177,24 @@ async fn chat_completions_raw_http_shapes() {
             .all(|d| serde_json::from_str::<Value>(d).is_ok())
     );
 
+    // Streamed and plain completions count in the prompt statistics, as queries do.
+    let r = c
+        .post(s.url("/v1/chat/completions"))
+        .json(&json!({"model": "plain", "messages": [{"role": "user", "content": "vacation days?"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let plain: Value = c.get(s.url("/v1/pipelines/plain")).send().await.unwrap().json().await.unwrap();
+    let requests: u64 = plain["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["versions"].as_array().unwrap())
+        .map(|v| v["usage"]["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(requests, 2, "{plain}");
+
     // A body that is not a chat request: 422 in the OpenAI shape.
     let r = c
         .post(s.url("/v1/chat/completions"))
