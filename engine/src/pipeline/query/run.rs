@@ -96,10 +96,7 @@ impl Pipeline {
     /// # Errors
     /// As [`Pipeline::query`], before generation.
     pub fn dry_run_route(&self, query: &Query) -> Result<(RouteInput, Decision), QueryError> {
-        let q = self.validate(query)?;
-        let retrieved = self.retrieve(&q)?;
-        let input = RouteInput::new(&self.spec.name, &q.text, &retrieved.hits, q.domains, q.role);
-        let decision = step(&self.spec.name, &self.spec.route, (&input, q.sticky.as_deref()))?;
+        let (_, input, decision) = self.retrieve_and_route(&self.validate(query)?)?;
         Ok((input, decision))
     }
 
@@ -129,14 +126,9 @@ impl Pipeline {
         q.text = admitted.text;
 
         let this = self.clone();
-        let (retrieved, q) = blocking(move || (this.retrieve(&q), q)).await?;
-        let Retrieved { hits, embedding_tokens } = retrieved?;
+        let (routed, q) = blocking(move || (this.retrieve_and_route(&q), q)).await?;
+        let (Retrieved { hits, embedding_tokens }, _, decision) = routed?;
         usage.add(self.spec.ingest.embed.usage("retrieve", embedding_tokens, prices));
-
-        let input = RouteInput::new(&self.spec.name, &q.text, &hits, q.domains.clone(), q.role.clone());
-        let this = self.clone();
-        let sticky = q.sticky.clone();
-        let decision = blocking(move || step(&this.spec.name, &this.spec.route, (&input, sticky.as_deref()))).await??;
         let call = self.spec.generate.prepare(&self.spec.name, &decision, &q.text, &hits)?;
         Ok(Prepared::Ready(Box::new(Ready {
             started,
@@ -244,8 +236,9 @@ impl Pipeline {
         Ok(filter)
     }
 
-    /// The retrieve stage on the pipeline's index and embedder (blocking).
-    fn retrieve(&self, q: &Question) -> Result<Retrieved, QueryError> {
+    /// The retrieve stage on the pipeline's index and embedder, then the route stage on
+    /// what it found (blocking: the index, the embedder and the route script run here).
+    fn retrieve_and_route(&self, q: &Question) -> Result<(Retrieved, RouteInput, Decision), QueryError> {
         let (index, embedder) = (self.index()?, self.embedder()?);
         let search = Search {
             index: &index,
@@ -254,7 +247,16 @@ impl Pipeline {
             filter: &q.filter,
             limit: q.top_k,
         };
-        Ok(step(&self.spec.name, &self.spec.retrieve, search)?)
+        let retrieved = step(&self.spec.name, &self.spec.retrieve, search)?;
+        let input = RouteInput::new(
+            &self.spec.name,
+            &q.text,
+            &retrieved.hits,
+            q.domains.clone(),
+            q.role.clone(),
+        );
+        let decision = step(&self.spec.name, &self.spec.route, (&input, q.sticky.as_deref()))?;
+        Ok((retrieved, input, decision))
     }
 
     /// Count an answer and log it: the guards' interventions (never the text), the
