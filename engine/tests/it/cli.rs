@@ -67,7 +67,11 @@ fn query_cli_prints_answer_sources_and_route() {
     assert_eq!(code, 1);
 
     // The pipeline counts CLI answers in the prompt statistics, as it counts served ones.
-    let (code, _) = cli(SERVER_CONFIG, data.path(), &["query", "hr", "Can unused days carry over?", "--json"]);
+    let (code, _) = cli(
+        SERVER_CONFIG,
+        data.path(),
+        &["query", "hr", "Can unused days carry over?", "--json"],
+    );
     assert_eq!(code, 0);
     let (code, out) = cli(SERVER_CONFIG, data.path(), &["prompts", "report", "hr", "--json"]);
     assert_eq!(code, 0, "{out}");

@@ -185,7 +185,14 @@ async fn chat_completions_raw_http_shapes() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let plain: Value = c.get(s.url("/v1/pipelines/plain")).send().await.unwrap().json().await.unwrap();
+    let plain: Value = c
+        .get(s.url("/v1/pipelines/plain"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let requests: u64 = plain["prompts"]
         .as_array()
         .unwrap()

@@ -1,7 +1,6 @@
 //! Running the generate stage: the prompt rendered for the routed model, the answer,
 //! and what it cost (priced for the model that answered, which may be a fallback).
 
-use std::future::Future;
 use std::sync::Arc;
 
 use super::{GenerateStage, ModelRuntime};
@@ -45,11 +44,9 @@ impl RunAsync for GenerateStage {
     type Output = Generated;
     type Error = ProviderError;
 
-    fn run<'a>(&'a self, call: &'a Call) -> impl Future<Output = Result<Generated, ProviderError>> + Send + 'a {
-        async move {
-            let generation = call.model.generator.generate(&call.request).await?;
-            Ok(self.finish(call, generation))
-        }
+    async fn run<'a>(&'a self, call: &'a Call) -> Result<Generated, ProviderError> {
+        let generation = call.model.generator.generate(&call.request).await?;
+        Ok(self.finish(call, generation))
     }
 }
 

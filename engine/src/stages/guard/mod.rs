@@ -28,8 +28,6 @@ pub(crate) use local::standalone;
 pub use local::{LocalGuard, Sides, Verdict};
 pub use report::{GuardAction, GuardReason, GuardSide, GuardrailReport};
 
-use std::future::Future;
-
 use super::retrieve::Hit;
 use super::{RunAsync, Stage};
 use crate::providers::ProviderError;
@@ -88,17 +86,15 @@ impl RunAsync for GuardStage {
     type Output = Guarded;
     type Error = ProviderError;
 
-    fn run<'a>(&'a self, check: Check<'a>) -> impl Future<Output = Result<Guarded, ProviderError>> + Send + 'a {
-        async move {
-            match check {
-                Check::Query(text) => self.check(text, GuardSide::Query).await,
-                Check::Answer { text, hits } => {
-                    let mut guarded = self.check(text, GuardSide::Answer).await?;
-                    if guarded.refusal.is_none() && self.chain.applies_to(GuardSide::Answer) {
-                        guarded.reasons.extend(self.mask_hits(hits));
-                    }
-                    Ok(guarded)
+    async fn run<'a>(&'a self, check: Check<'a>) -> Result<Guarded, ProviderError> {
+        match check {
+            Check::Query(text) => self.check(text, GuardSide::Query).await,
+            Check::Answer { text, hits } => {
+                let mut guarded = self.check(text, GuardSide::Answer).await?;
+                if guarded.refusal.is_none() && self.chain.applies_to(GuardSide::Answer) {
+                    guarded.reasons.extend(self.mask_hits(hits));
                 }
+                Ok(guarded)
             }
         }
     }
