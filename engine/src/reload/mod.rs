@@ -1,6 +1,7 @@
-//! Hot reload: a watcher on the config directory ([`watch`]) that rebuilds the
-//! engine's snapshot when files change, the [`ReloadStatus`] that `GET /v1/pipelines`
-//! shows, and a benchmark of both ([`bench`], `ragline bench-reload`).
+//! Hot reload: a watcher on the config directory (`watch`) that rebuilds the engine's
+//! snapshot when files change (the engine keeps the [`crate::pipeline::ReloadStatus`]
+//! that `GET /v1/pipelines` shows), the watcher of the `dir` sources, and a benchmark
+//! of both (`bench`, `ragline bench-reload`).
 //!
 //! The reload itself is `Engine::reload`: prepare a whole snapshot (fallible), then
 //! swap (infallible). A bad file never goes live.
