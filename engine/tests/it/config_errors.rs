@@ -22,6 +22,11 @@ fn good_fixture_compiles() {
     assert_eq!(spec.name, "fixture");
     assert_eq!(spec.retrieve.top_k, 5);
     assert!(spec.ingest.sources.dirs[0].ends_with("docs"));
+    // The settings fingerprint documents were stored under: sha256 of the length-prefixed
+    // parts `Markdown/200/30`, `EmbedSpec { provider: Hash, dims: 384 }`, the default
+    // metadata as JSON, `[]` and no tag script, computed outside ragline. A change here
+    // re-ingests every document of every existing index.
+    assert_eq!(spec.ingest.fingerprint, "0460eee24f379a3a");
 }
 
 #[test]
