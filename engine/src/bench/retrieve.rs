@@ -1,5 +1,5 @@
 //! Retrieve latency excluding embedding: keyword search, vector search with a
-//! precomputed query vector, and both plus fusion (what `Pipeline::search` does
+//! precomputed query vector, and both plus fusion (what `RetrieveStage::search` does
 //! after embedding), each unfiltered and with a filter. The three searches and the
 //! two filters are interleaved per query, so machine noise hits them alike.
 

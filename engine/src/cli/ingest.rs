@@ -47,12 +47,12 @@ pub fn ingest_pipeline(
     paths: &[PathBuf],
     progress: bool,
 ) -> anyhow::Result<IngestReport> {
-    let paths = if paths.is_empty() {
-        pipeline.spec.ingest.sources.dirs.clone()
+    let inputs = if paths.is_empty() {
+        pipeline.source_inputs(&cli.config_dir)
     } else {
-        paths.to_vec()
-    };
-    let inputs = collect_inputs(&paths, &cli.config_dir).context("cannot list input files")?;
+        collect_inputs(paths, &cli.config_dir)
+    }
+    .context("cannot list input files")?;
     let bar = if progress {
         ProgressBar::new(inputs.len() as u64)
     } else {

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::Cli;
 use crate::http::wire::QueryResponse;
-use crate::pipeline::Query;
+use crate::pipeline::{Answer, Query};
 use crate::prompts::stats::STATS_FILE;
 
 #[derive(Debug, Args)]
@@ -40,18 +40,27 @@ pub fn run(cli: &Cli, args: &QueryArgs) -> anyhow::Result<ExitCode> {
         top_k: args.top_k,
         ..Query::new(args.question.clone())
     };
-    // The answer counts in the prompt statistics, as one served by the server would.
+    // The answer counts in the prompt statistics, as one served by the server would; a
+    // statistics file that cannot be read or written costs the count, not the answer.
     let stats = &engine.resources.stats;
     let stats_file = cli.data_dir().join(STATS_FILE);
-    stats
-        .restore(&stats_file)
-        .context("cannot read the prompt statistics")?;
+    if let Err(e) = stats.restore(&stats_file) {
+        tracing::warn!(error = %e, "cannot read the prompt statistics; this answer is not counted");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let response = runtime.block_on(pipeline.query(query))?;
-    stats.save(&stats_file).context("cannot write the prompt statistics")?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&QueryResponse::from(&response))?);
-        return Ok(ExitCode::SUCCESS);
+    print(&response, args.json)?;
+    if let Err(e) = stats.save(&stats_file) {
+        tracing::warn!(error = %e, "cannot write the prompt statistics; this answer is not counted");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The answer, as JSON or as text with its sources, route and usage.
+fn print(response: &Answer, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&QueryResponse::from(response))?);
+        return Ok(());
     }
     println!("{}\n", response.text);
     for s in &response.sources {
@@ -72,5 +81,5 @@ pub fn run(cli: &Cli, args: &QueryArgs) -> anyhow::Result<ExitCode> {
         "usage: {} embedding, {} input, {} output tokens · ${:.6} (prices {})",
         u.embedding_tokens, u.input_tokens, u.output_tokens, u.cost_usd, u.pricing_version
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -8,11 +8,8 @@ use anyhow::Context;
 use clap::Args;
 
 use super::Cli;
-use crate::pipeline::ingest::file_stem;
+use crate::pipeline::ingest::DryRunError;
 use crate::pipeline::{Pipeline, Query};
-use crate::stages::Run;
-use crate::stages::ingest::parse::{self, ParseLimits};
-use crate::stages::ingest::tag::TagInput;
 
 #[derive(Debug, Args)]
 pub struct RouteArgs {
@@ -69,28 +66,20 @@ pub fn route(cli: &Cli, args: &RouteArgs) -> anyhow::Result<ExitCode> {
 /// Parse a file and print the metadata the pipeline's tag rule gives it.
 pub fn tag(cli: &Cli, args: &TagArgs) -> anyhow::Result<ExitCode> {
     let pipeline = pipeline(cli, &args.pipeline)?;
-    let stage = &pipeline.spec.ingest;
     let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let name = args
         .file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let limits = ParseLimits {
-        max_file_bytes: stage.limits.max_file_bytes,
-        ..ParseLimits::default()
-    };
-    let parsed = parse::parse(&name, &bytes, &limits).with_context(|| format!("{}", args.file.display()))?;
-    let title = parsed.title.clone().unwrap_or_else(|| file_stem(&name));
     let source = args.file.display().to_string();
-    let filter = &pipeline.spec.retrieve.filter;
-    let input = TagInput::new(&source, &name, &title, &parsed, stage.defaults.clone());
-    match stage.tag.run((&input, filter)) {
+    match pipeline.dry_run_tag(&source, &name, &bytes) {
         Ok(m) => {
             println!("{}", serde_json::to_string_pretty(&m)?);
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => {
+        Err(DryRunError::Parse(e)) => Err(anyhow::anyhow!("{source}: {e}")),
+        Err(DryRunError::Tag(e)) => {
             eprintln!("error: {e}");
             Ok(ExitCode::FAILURE)
         }

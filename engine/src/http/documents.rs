@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use super::error::all_files_failed;
 use super::wire::{DocumentInfo, DocumentList, FileResult, UploadResponse};
 use super::{ApiError, AppState};
-use crate::pipeline::ingest::{FileError, FileOutcome};
+use crate::pipeline::ingest::FileOutcome;
+use crate::stages::ingest::FileError;
 use crate::sync::{UploadFile, UploadReport};
 use crate::vocab::Metadata;
 
@@ -105,7 +106,7 @@ pub async fn upload(
     }
     let metadata = overridden.then_some(metadata);
     let report = crate::sync::upload(pipeline, files, metadata).await.map_err(|e| {
-        tracing::warn!(pipeline = %name, error = %e, "upload failed");
+        tracing::warn!(pipeline = %name, error = %e, "upload not stored");
         ApiError::from(e)
     })?;
     let failed = report
@@ -162,8 +163,7 @@ pub async fn list(
         let index = pipeline.index()?;
         index.documents(&pipeline.spec.retrieve.filter)
     })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))??;
+    .await??;
     Ok(Json(DocumentList {
         documents: docs.into_iter().map(DocumentInfo::from).collect(),
     }))

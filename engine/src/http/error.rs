@@ -9,9 +9,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::pipeline::QueryError;
-use crate::pipeline::ingest::{FileError, IngestError};
+use crate::pipeline::ingest::IngestError;
 use crate::providers::ProviderError;
 use crate::providers::docstore::DocStoreError;
+use crate::stages::ingest::FileError;
 use crate::store::StoreError;
 use crate::sync::{RemoveError, SyncError, UploadError};
 
@@ -144,6 +145,13 @@ fn store_error(e: &DocStoreError, message: String) -> ApiError {
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_error"),
     };
     ApiError::new(status, code, message)
+}
+
+/// A worker thread that panicked or was cancelled.
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::internal(format!("a worker stopped: {e}"))
+    }
 }
 
 impl From<IngestError> for ApiError {

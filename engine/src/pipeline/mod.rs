@@ -67,6 +67,15 @@ impl Pipeline {
             .get(&self.spec.ingest.store, &self.spec.name, self.resources.data_dir())
     }
 
+    /// The files of the pipeline's `dir` sources, named relative to `base`: the sources
+    /// sub-stage (blocking).
+    ///
+    /// # Errors
+    /// A source that cannot be read, with its path.
+    pub fn source_inputs(&self, base: &Path) -> Result<Vec<IngestInput>, std::io::Error> {
+        step::step(&self.spec.name, &self.spec.ingest.sources, base)
+    }
+
     /// Ingest files (blocking: call from a blocking thread in async code).
     ///
     /// # Errors

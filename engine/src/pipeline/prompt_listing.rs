@@ -10,7 +10,7 @@ use crate::prompts::PromptVersion;
 use crate::prompts::stats::VersionStats;
 
 /// A prompt a pipeline uses.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PromptInfo {
     /// e.g. `hr/answer`.
     pub name: String,
@@ -21,7 +21,7 @@ pub struct PromptInfo {
 }
 
 /// One version of a prompt.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PromptVersionInfo {
     /// e.g. `v2`; null for a single-file prompt.
     pub version: Option<String>,

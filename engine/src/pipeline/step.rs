@@ -35,7 +35,7 @@ pub async fn step_async<'a, S: RunAsync>(
 }
 
 /// `work` of `stage` inside its span, timed: for what a stage does beyond one run,
-/// such as waiting for the first piece of a streamed answer.
+/// such as opening a streamed answer, timed up to its first piece.
 pub async fn timed<S: Stage, T>(pipeline: &str, stage: &S, work: impl Future<Output = T>) -> T {
     let span = tracing::debug_span!("stage", pipeline, stage = stage.name());
     let started = Instant::now();

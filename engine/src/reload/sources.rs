@@ -233,7 +233,7 @@ fn reindex(pipeline: &Pipeline, root: &Path, present: &[PathBuf]) {
         }
         FileOutcome::Unchanged { .. } => {}
         FileOutcome::Failed { error, message } => {
-            tracing::warn!(pipeline = %name, source = %file.source, code = error.code(), "cannot index a changed file: {message}")
+            tracing::warn!(pipeline = %name, source = %file.source, code = %error.code(), "cannot index a changed file: {message}")
         }
     });
     if let Err(e) = result {

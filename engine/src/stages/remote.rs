@@ -34,8 +34,11 @@ pub struct AwsTargetConfig {
 
 impl AwsTargetConfig {
     /// Check the region and endpoint of the block at `key` (e.g. `generate.models.pro.bedrock.aws`).
+    /// With an endpoint (an S3-compatible server, a test server) any region name goes:
+    /// it only signs the requests (MinIO, R2 and Ceph use names such as `auto`).
     pub fn compile(&self, cx: &mut CompileCx<'_>, key: &str) -> AwsTarget {
         if let Some(r) = &self.region
+            && self.endpoint_url.is_none()
             && !is_region(&r.value)
         {
             cx.push(Diagnostic::spanned(

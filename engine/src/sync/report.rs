@@ -1,12 +1,9 @@
 //! What a sync did, per object and in total.
 
-use serde::Serialize;
-
 use crate::stages::ingest::FileError;
 
 /// What happened to one object (or, for `deleted`, one document).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectStatus {
     /// New in the store: indexed.
     Added,
@@ -22,18 +19,14 @@ pub enum ObjectStatus {
 }
 
 /// One object's result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ObjectReport {
     /// The document's source: `s3://bucket/key`, or a path.
     pub source: String,
     pub status: ObjectStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub document_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub chunks: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<FileError>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
@@ -59,7 +52,7 @@ impl ObjectReport {
 }
 
 /// A whole sync's result. `objects` lists every object that was not unchanged.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct SyncReport {
     /// The store, e.g. `s3://bucket/prefix/`.
     pub store: String,

@@ -6,13 +6,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::origin_tag;
 use crate::pipeline::Pipeline;
-use crate::pipeline::ingest::{FileError, FileOutcome, IngestError};
+use crate::pipeline::ingest::{FileOutcome, IngestError};
 use crate::providers::docstore::{DocStoreError, ObjectMeta, upload_key};
+use crate::stages::ingest::FileError;
 use crate::stages::ingest::parse::{ParseError, detect_format, type_name};
 use crate::stages::ingest::sources::IngestInput;
 use crate::stages::ingest::tag;
@@ -27,22 +27,20 @@ pub struct UploadFile {
 }
 
 /// What happened to one uploaded file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UploadedFile {
     /// The file name used (the last path component of the client's).
     pub file: String,
     /// The document's source: the stored object (`s3://bucket/key`) or path.
     pub source: String,
     /// The key it was stored under, relative to the store; absent when refused before storing.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub stored_key: Option<String>,
     /// `ingested`, `unchanged` or `failed` (with `code` and `message`).
-    #[serde(flatten)]
     pub outcome: FileOutcome,
 }
 
 /// An upload's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct UploadReport {
     /// Where the files were stored.
     pub store: String,

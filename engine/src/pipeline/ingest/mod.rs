@@ -9,21 +9,47 @@ mod report;
 
 use std::time::Instant;
 
-pub use self::prepare::file_stem;
-use self::prepare::{Failed, Pending, Prepared, prepare};
+use self::prepare::{Failed, Pending, Prepared, prepare, title_of};
 pub use self::report::{FileOutcome, FileReport, IngestError, IngestReport};
+use crate::pipeline::Pipeline;
 use crate::pipeline::step::step;
 use crate::providers::ProviderError;
 use crate::providers::embed::Embedder;
-pub use crate::stages::ingest::FileError;
 use crate::stages::ingest::IngestStage;
 use crate::stages::ingest::embed::embedding_text;
+use crate::stages::ingest::parse::ParseError;
 use crate::stages::ingest::sources::IngestInput;
+use crate::stages::ingest::tag::{TagError, TagInput};
 use crate::store::{EmbedderInfo, Index, NewChunk, NewDocument};
 use crate::vocab::Filter;
+use crate::vocab::Metadata;
 
 /// Chunks per embedding call and store transaction.
 const WRITE_BATCH: usize = 256;
+
+/// Why a dry run of the tag rule gave no metadata.
+#[derive(Debug, thiserror::Error)]
+pub enum DryRunError {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Tag(#[from] TagError),
+}
+
+impl Pipeline {
+    /// The metadata the tag rule gives the file `file_name` (named `source`) with
+    /// `bytes`, without indexing it: what `ragline tag` prints.
+    ///
+    /// # Errors
+    /// [`DryRunError`] when the file cannot be parsed or its metadata is refused.
+    pub fn dry_run_tag(&self, source: &str, file_name: &str, bytes: &[u8]) -> Result<Metadata, DryRunError> {
+        let stage = &self.spec.ingest;
+        let parsed = step(&self.spec.name, &stage.limits, (file_name, bytes))?;
+        let title = title_of(&parsed, file_name);
+        let input = TagInput::new(source, file_name, &title, &parsed, stage.defaults.clone());
+        Ok(step(&self.spec.name, &stage.tag, (&input, &self.spec.retrieve.filter))?)
+    }
+}
 
 /// Where a batch goes.
 pub struct IngestTarget<'a> {

@@ -106,7 +106,8 @@ pub(super) fn prepare(target: &IngestTarget<'_>, input: IngestInput) -> Result<P
     }
     let (parsed, bytes, format) = match content {
         Content::Bytes(bytes) => {
-            let parsed = parse::parse(&name, &bytes, &stage.limits).map_err(|e| parse_failed(&source, &e))?;
+            let parsed =
+                step(target.pipeline, &stage.limits, (&name, &bytes)).map_err(|e| parse_failed(&source, &e))?;
             (parsed, bytes.len(), detect_format(&name).map_or("unknown", format_name))
         }
         Content::Text { title, text } => {
@@ -131,11 +132,7 @@ pub(super) fn prepare(target: &IngestTarget<'_>, input: IngestInput) -> Result<P
     if chunks.is_empty() {
         return Err(parse_failed(&source, &ParseError::Empty));
     }
-    let title = parsed
-        .title
-        .clone()
-        .filter(|t| !t.trim().is_empty())
-        .unwrap_or_else(|| file_stem(&name));
+    let title = title_of(&parsed, &name);
     let input = TagInput::new(&source, &name, &title, &parsed, metadata);
     let metadata = step(target.pipeline, &stage.tag, (&input, target.allowed))
         .map_err(|e| failed(&source, (&e).into(), e.to_string()))?;
@@ -176,8 +173,17 @@ impl Content {
     }
 }
 
+/// A document's title: its own, else the file name without its extension.
+pub(super) fn title_of(parsed: &ParsedDocument, file_name: &str) -> String {
+    parsed
+        .title
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| file_stem(file_name))
+}
+
 /// The file name without its extension, as a fallback title.
-pub fn file_stem(name: &str) -> String {
+fn file_stem(name: &str) -> String {
     Path::new(name)
         .file_stem()
         .map_or_else(|| name.to_owned(), |s| s.to_string_lossy().into_owned())

@@ -16,6 +16,7 @@ use crate::stages::retrieve::{Hit, RetrieveError};
 use crate::stages::route::RouteError;
 use crate::store::StoreError;
 use crate::vocab::Usage;
+use crate::vocab::metadata::FILTER_FIELDS;
 
 /// Longest accepted question, in characters.
 pub const MAX_QUERY_CHARS: usize = 4000;
@@ -74,13 +75,6 @@ pub struct Answer {
     pub guardrail: GuardrailReport,
 }
 
-impl Answer {
-    /// Whether the guardrails refused the query before retrieval and generation.
-    pub fn blocked_before_model(&self) -> bool {
-        self.route.provider == BLOCKED_PROVIDER
-    }
-}
-
 /// Which model and prompt answered. `model` and `provider` name the model that
 /// answered: the routed one, or its fallback (then `fallback` says why).
 #[derive(Debug, Clone)]
@@ -134,7 +128,7 @@ pub enum QueryError {
     EmptyQuery,
     #[error("query is {0} characters; the limit is {MAX_QUERY_CHARS}")]
     QueryTooLong(usize),
-    #[error("unknown filter field `{0}` (known: domain, department, doc_type, tags)")]
+    #[error("unknown filter field `{0}` (known: {known})", known = FILTER_FIELDS.join(", "))]
     UnknownFilterField(String),
     #[error("{field} `{value}` is not allowed by pipeline `{pipeline}` (allowed: {allowed})")]
     Forbidden {

@@ -121,7 +121,7 @@ impl Pipeline {
                 latency_ms: elapsed_ms(started),
                 guardrail: report,
             };
-            return Ok(Prepared::Answered(Box::new(self.done(answer, &q.session))));
+            return Ok(Prepared::Answered(Box::new(self.done(answer, &q.session, false))));
         }
         q.text = admitted.text;
 
@@ -178,7 +178,7 @@ impl Pipeline {
             latency_ms: elapsed_ms(started),
             guardrail: report,
         };
-        Ok(self.done(answer, &session))
+        Ok(self.done(answer, &session, true))
     }
 
     /// Check `query` against the pipeline: its text, `top_k` and filters.
@@ -260,8 +260,8 @@ impl Pipeline {
     }
 
     /// Count an answer and log it: the guards' interventions (never the text), the
-    /// prompt version's statistics (unless no prompt was used), one line per answer.
-    pub(super) fn done(&self, answer: Answer, session: &str) -> Answer {
+    /// prompt version's statistics (when a prompt was used), one line per answer.
+    pub(super) fn done(&self, answer: Answer, session: &str, prompted: bool) -> Answer {
         let (name, resources) = (&self.spec.name, &self.resources);
         let report = &answer.guardrail;
         if !self.spec.guardrails.chain.is_empty() {
@@ -276,7 +276,7 @@ impl Pipeline {
             tracing::info!(pipeline = %name, action = report.action.as_str(), reasons = %reasons.join(", "), "guardrail intervened");
         }
         let (route, usage) = (&answer.route, &answer.usage);
-        if !answer.blocked_before_model() {
+        if prompted {
             resources.stats.record(
                 name,
                 &route.prompt_version,

@@ -102,7 +102,7 @@ impl EmbedSpec {
         }
     }
 
-    /// Whether the model runs in this process (and cheaper than a cache lookup: `hash`).
+    /// Whether this is the `hash` embedder, which is cheaper than an embedding-cache lookup.
     pub fn is_hash(&self) -> bool {
         matches!(self, Self::Hash { .. })
     }

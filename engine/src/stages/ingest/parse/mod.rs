@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::stages::{Run, Stage};
+
 mod docx;
 mod html;
 mod markdown;
@@ -111,6 +113,23 @@ pub enum ParseError {
     /// absurd nesting, too many pages, or a time limit).
     #[error("limit exceeded: {0}")]
     LimitExceeded(String),
+}
+
+impl Stage for ParseLimits {
+    fn name(&self) -> &'static str {
+        "parse"
+    }
+}
+
+/// Parse one file (its name, its bytes) within these limits; see [`parse`].
+impl Run for ParseLimits {
+    type Input<'a> = (&'a str, &'a [u8]);
+    type Output = ParsedDocument;
+    type Error = ParseError;
+
+    fn run(&self, (file_name, bytes): Self::Input<'_>) -> Result<ParsedDocument, ParseError> {
+        parse(file_name, bytes, self)
+    }
 }
 
 /// The format a file name stands for, by extension (case-insensitive).
