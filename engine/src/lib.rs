@@ -21,4 +21,5 @@ pub mod script;
 pub mod stages;
 pub mod store;
 pub mod sync;
+pub mod telemetry;
 pub mod vocab;

@@ -15,6 +15,7 @@ use crate::http::{self, HttpLimits};
 use crate::pipeline::Engine;
 use crate::prompts::stats::STATS_FILE;
 use crate::reload;
+use crate::telemetry::Metrics;
 
 /// How often the server writes prompt statistics to the data dir (when they changed).
 const STATS_FLUSH: Duration = Duration::from_secs(2);
@@ -41,6 +42,8 @@ pub struct ServeArgs {
 }
 
 pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    // First, so the ingest below is counted too.
+    let metrics = Metrics::install()?;
     let engine = Arc::new(cli.engine()?);
     let snapshot = engine.snapshot();
     for pipeline in snapshot.pipelines.values() {
@@ -83,12 +86,10 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ExitCode> {
             snapshot.pipelines.len()
         );
         drop(snapshot);
-        let router = http::router(
-            engine.clone(),
-            HttpLimits {
-                max_body_bytes: args.max_body_bytes,
-            },
-        );
+        let limits = HttpLimits {
+            max_body_bytes: args.max_body_bytes,
+        };
+        let router = http::router(engine.clone(), limits, Some(metrics));
         http::serve(listener, router).await.context("server failed")
     })?;
     save_stats(&engine, &stats_file);

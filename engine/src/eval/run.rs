@@ -17,7 +17,7 @@ use crate::config::PipelineSpec;
 use crate::pipeline::ingest::{self, FileOutcome, FileReport, IngestError, IngestTarget};
 use crate::pipeline::{Pipeline, Resources};
 use crate::providers::embed::Embedder;
-use crate::stages::retrieve::SearchMode;
+use crate::stages::retrieve::{Search, SearchMode};
 use crate::store::Index;
 use crate::vocab::Filter;
 use crate::vocab::ids::document_id;
@@ -194,7 +194,17 @@ impl EvalIndex {
             .pipeline
             .spec
             .retrieve
-            .search(index, embedder, &query.text, &Filter::default(), depth, mode)
+            .search(
+                &Search {
+                    pipeline: &self.pipeline.spec.name,
+                    index,
+                    embedder,
+                    question: &query.text,
+                    filter: &Filter::default(),
+                    limit: depth,
+                },
+                mode,
+            )
             .map_err(|source| EvalError::Query {
                 query: query.id.clone(),
                 source: Box::new(source),

@@ -3,6 +3,7 @@
 
 mod documents;
 mod error;
+mod metrics;
 mod openai;
 mod openapi;
 mod pipelines;
@@ -15,11 +16,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
+use axum::middleware;
 use axum::routing::{delete, get, post};
 pub use error::ApiError;
 use tower_http::trace::TraceLayer;
 
 use crate::pipeline::{Engine, Pipeline};
+use crate::telemetry::Metrics;
 
 /// Server settings that are not part of any pipeline.
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +42,8 @@ impl Default for HttpLimits {
 /// Shared state of every handler.
 pub struct AppState {
     pub engine: Arc<Engine>,
+    /// The process's metrics, when it records them (`ragline serve` does).
+    pub metrics: Option<Metrics>,
 }
 
 impl AppState {
@@ -53,9 +58,9 @@ impl AppState {
     }
 }
 
-/// The whole API as a router, for `serve` and for tests.
-pub fn router(engine: Arc<Engine>, limits: HttpLimits) -> Router {
-    let state = Arc::new(AppState { engine });
+/// The whole API as a router, for `serve` and for tests; `metrics` renders `/metrics`.
+pub fn router(engine: Arc<Engine>, limits: HttpLimits, metrics: Option<Metrics>) -> Router {
+    let state = Arc::new(AppState { engine, metrics });
     Router::new()
         .route("/healthz", get(pipelines::healthz))
         .route("/readyz", get(pipelines::readyz))
@@ -72,7 +77,9 @@ pub fn router(engine: Arc<Engine>, limits: HttpLimits) -> Router {
         .route("/v1/models", get(openai::list_models))
         .route("/v1/models/{model}", get(openai::get_model))
         .route("/openapi.json", get(openapi::openapi_json))
+        .route("/metrics", get(metrics::render))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

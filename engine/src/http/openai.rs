@@ -34,6 +34,7 @@ use self::types::{
     RaglineExtension, finish_reason,
 };
 use super::AppState;
+use super::metrics::PipelineName;
 use crate::pipeline::{Pipeline, Query};
 use crate::stages::guard::GuardAction;
 
@@ -57,6 +58,19 @@ use crate::stages::guard::GuardAction;
 )]
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
+    body: Result<Json<ChatCompletionRequest>, JsonRejection>,
+) -> Response {
+    // The pipeline is named in the body, not the path: say it for the request metrics.
+    let named = body.as_ref().ok().map(|Json(b)| PipelineName(b.model.clone()));
+    let mut response = complete(state, body).await.unwrap_or_else(IntoResponse::into_response);
+    if let Some(name) = named {
+        response.extensions_mut().insert(name);
+    }
+    response
+}
+
+async fn complete(
+    state: Arc<AppState>,
     body: Result<Json<ChatCompletionRequest>, JsonRejection>,
 ) -> Result<Response, OpenAiError> {
     let Json(body) = body.map_err(|r| OpenAiError::from(super::query::json_rejection(r)))?;

@@ -16,6 +16,7 @@ use arc_swap::ArcSwap;
 use super::reload_status::ReloadStatus;
 use super::{Resources, Snapshot, index_options};
 use crate::stages::ingest::embed::EmbedSpec;
+use crate::telemetry::record;
 use crate::vocab::{ConfigError, Diagnostic};
 
 /// The running engine.
@@ -87,6 +88,7 @@ impl Engine {
             Ok(s) => s,
             Err(e) => {
                 lock(&self.status).failed(&e, duration_ms);
+                record::reload(false);
                 return Err(e);
             }
         };
@@ -94,6 +96,7 @@ impl Engine {
         let old = self.snapshot.swap(Arc::new(snapshot));
         let mut status = lock(&self.status);
         status.succeeded(duration_ms);
+        record::reload(true);
         let mut outcome = diff(&old, &self.snapshot());
         outcome.generation = status.generation;
         outcome.duration_ms = duration_ms;

@@ -72,6 +72,22 @@ impl ProviderError {
         }
     }
 
+    /// What failed, as metrics name it: `throttled`, `unavailable`, `timeout`, ...
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ModelUnavailable(_) => "model_unavailable",
+            Self::InvalidInput(_) => "invalid_input",
+            Self::Inference(_) => "inference",
+            Self::Throttled { .. } => "throttled",
+            Self::Unavailable { .. } => "unavailable",
+            Self::Timeout { .. } => "timeout",
+            Self::AccessDenied { .. } => "access_denied",
+            Self::Rejected { .. } => "rejected",
+            Self::ContextTooLong { .. } => "context_too_long",
+            Self::RetriesExhausted { last, .. } => last.kind(),
+        }
+    }
+
     /// The error that decided the outcome: the last one behind [`ProviderError::RetriesExhausted`].
     pub fn root(&self) -> &ProviderError {
         match self {

@@ -16,6 +16,7 @@ use futures_util::{StreamExt, stream};
 
 use super::ProviderError;
 use super::llm::{Fallback, GenerateFuture, GenerateRequest, Generation, GenerationEvent, GenerationStream, Generator};
+use crate::telemetry::record;
 
 /// How a failure can be handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +120,7 @@ where
             });
         }
         tracing::info!(provider, attempt, backoff_ms = backoff.as_millis() as u64, error = %error, "retrying");
+        record::provider_retry(provider, error.kind());
         tokio::time::sleep(backoff).await;
     }
 }

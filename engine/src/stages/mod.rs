@@ -58,6 +58,12 @@ pub trait RunAsync: Stage + Sync {
     type Output;
     type Error;
 
+    /// What this run is called in spans and metrics (by default the stage's name; the
+    /// guard says which text it checks).
+    fn label(&self, _input: &Self::Input<'_>) -> &'static str {
+        self.name()
+    }
+
     /// Run the stage once.
     ///
     /// # Errors

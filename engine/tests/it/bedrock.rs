@@ -139,7 +139,7 @@ pub fn config(url: &str, dims: u32) -> tempfile::TempDir {
 }
 
 /// The fake, a config pointed at it, its documents ingested (through Titan), and the server.
-async fn start() -> (FakeBedrock, tempfile::TempDir, Server) {
+pub async fn start() -> (FakeBedrock, tempfile::TempDir, Server) {
     let fake = FakeBedrock::start().await;
     let config = config(&fake.url, 256);
     let data = tempfile::tempdir().unwrap();

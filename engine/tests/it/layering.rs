@@ -4,6 +4,7 @@
 //! - only `http/` imports axum and utoipa;
 //! - only `store/` imports heed, arroy and tantivy;
 //! - only `providers/` imports the AWS SDK;
+//! - only `telemetry/` imports metrics, its Prometheus exporter and OpenTelemetry;
 //! - top-level folders import only folders of a lower layer ([`LAYERS`]), so there is
 //!   no cycle between them and a query goes HTTP → executor → stages → providers/store
 //!   without coming back.
@@ -21,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["stages"],
     &["prompts", "providers", "script", "store"],
-    &["vocab"],
+    &["telemetry", "vocab"],
 ];
 
 /// External crates only one top-level module may use.
@@ -29,6 +30,10 @@ const OWNED_CRATES: &[(&str, &[&str])] = &[
     ("http", &["axum", "utoipa"]),
     ("store", &["heed", "arroy", "tantivy"]),
     ("providers", &["aws_config", "aws_sdk_*", "aws_smithy_*"]),
+    (
+        "telemetry",
+        &["metrics", "metrics_exporter_prometheus", "opentelemetry*"],
+    ),
 ];
 
 /// One use of a module or crate: where, and what.
@@ -92,6 +97,12 @@ fn violations_are_found() {
     );
     let targets: Vec<&str> = grouped.iter().map(|u| u.target.as_str()).collect();
     assert_eq!(targets, ["pipeline", "vocab"]);
+
+    // A module of ours named like an owned crate is not that crate.
+    let own = "mod metrics;\nuse metrics::track;\nuse super::metrics::{self, Scores};\n";
+    assert!(violations(&uses_of("http/a.rs", own)).is_empty());
+    let foreign = violations(&uses_of("http/a.rs", "use metrics::counter;\n"));
+    assert_eq!(foreign, ["http/a.rs:1: http uses metrics (only telemetry/ may)"]);
 }
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
@@ -135,6 +146,21 @@ fn uses_of(rel: &str, text: &str) -> Vec<Use> {
             internal,
         });
     };
+    // A module of ours may share a crate's name (`mod metrics;`, `use super::metrics`):
+    // its paths are not the crate's.
+    let mut local = BTreeSet::new();
+    for (_, code) in code_lines(text) {
+        let code = code
+            .trim_start()
+            .trim_start_matches("pub ")
+            .trim_start_matches("pub(crate) ");
+        if let Some(name) = code.strip_prefix("mod ") {
+            local.insert(ident(name));
+        }
+        for (i, _) in code.match_indices("::") {
+            local.insert(ident(&code[i + 2..]));
+        }
+    }
     for (n, code) in code_lines(text) {
         for (i, _) in code.match_indices("crate::") {
             if !boundary(&code, i) {
@@ -166,7 +192,7 @@ fn uses_of(rel: &str, text: &str) -> Vec<Use> {
             }
         }
         for word in idents(&code) {
-            if code.contains(&format!("{word}::")) && is_owned_crate(&word) {
+            if is_owned_crate(&word) && !local.contains(&word) && starts_path(&code, &word) {
                 add(n, &word, false);
             }
         }
@@ -198,6 +224,11 @@ fn code_lines(text: &str) -> Vec<(usize, String)> {
         out.push((i + 1, code.to_owned()));
     }
     out
+}
+
+/// Whether `word::` begins a path somewhere in `code` (not `a::word::`).
+fn starts_path(code: &str, word: &str) -> bool {
+    code.match_indices(&format!("{word}::")).any(|(i, _)| boundary(code, i))
 }
 
 /// Whether the path at `i` starts a path (not `foo_crate::` or `a::crate::`).

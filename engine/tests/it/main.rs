@@ -10,6 +10,7 @@
 mod bedrock;
 mod cli;
 mod config_errors;
+mod debian;
 mod demo;
 mod eval;
 mod fake_bedrock;
@@ -25,5 +26,6 @@ mod rules;
 mod s3;
 mod server;
 mod support;
+mod telemetry;
 mod watch_sources;
 mod workflows;

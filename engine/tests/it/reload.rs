@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::support::{Server, cli, client};
+use crate::telemetry;
 
 const FIXTURE: &str = "tests/fixtures/reload";
 /// Longest wait for a reload to show; far above the 300 ms target, for loaded CI machines.
@@ -254,6 +255,12 @@ async fn edits_go_live_and_broken_files_never_do() {
     let status = w.reload_status().await;
     assert!(status["failed"].as_u64().unwrap() >= 3, "{status}");
     assert!(status["generation"].as_u64().unwrap() >= 5, "{status}");
+
+    // Reload outcomes are metrics too, counted like the status counts them.
+    let text = telemetry::scrape(&w.server).await;
+    let reloads = |outcome| telemetry::sample(&text, "ragline_config_reloads_total", &[("outcome", outcome)]);
+    assert_eq!(reloads("error"), status["failed"].as_f64(), "{text}");
+    assert_eq!(reloads("ok"), status["succeeded"].as_f64(), "{text}");
 }
 
 #[tokio::test]

@@ -8,11 +8,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::http::ApiError;
+use crate::http::metrics::ErrorCode;
 
 /// An error of the OpenAI-compatible endpoints.
 #[derive(Debug)]
 pub struct OpenAiError {
     pub status: StatusCode,
+    /// ragline's error code (also `body.code`), for the error metric.
+    pub code: &'static str,
     pub body: OpenAiErrorDetail,
 }
 
@@ -70,6 +73,7 @@ impl From<ApiError> for OpenAiError {
     fn from(e: ApiError) -> Self {
         Self {
             status: e.status,
+            code: e.code,
             body: OpenAiErrorDetail {
                 message: e.message,
                 kind: kind(e.status).to_owned(),
@@ -88,7 +92,9 @@ impl From<crate::pipeline::QueryError> for OpenAiError {
 
 impl IntoResponse for OpenAiError {
     fn into_response(self) -> Response {
-        (self.status, Json(OpenAiErrorBody { error: self.body })).into_response()
+        let mut response = (self.status, Json(OpenAiErrorBody { error: self.body })).into_response();
+        response.extensions_mut().insert(ErrorCode(self.code));
+        response
     }
 }
 

@@ -21,6 +21,7 @@ use crate::stages::ingest::parse::ParseError;
 use crate::stages::ingest::sources::IngestInput;
 use crate::stages::ingest::tag::{TagError, TagInput};
 use crate::store::{EmbedderInfo, Index, NewChunk, NewDocument};
+use crate::telemetry::record;
 use crate::vocab::Filter;
 use crate::vocab::Metadata;
 
@@ -88,12 +89,28 @@ pub fn ingest(
             }
             Ok(Prepared::Unchanged(r)) | Err(Failed(r)) => r,
         };
-        on_file(&file_report);
-        report.files.push(file_report);
+        report_file(target, &mut report, file_report, on_file);
     }
     flush(target, &mut pending, &mut report, on_file)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Count one file's result and hand it to `on_file`.
+fn report_file(
+    target: &IngestTarget<'_>,
+    report: &mut IngestReport,
+    file: FileReport,
+    on_file: &mut dyn FnMut(&FileReport),
+) {
+    let outcome = match &file.outcome {
+        FileOutcome::Ingested { .. } => "ingested",
+        FileOutcome::Unchanged { .. } => "unchanged",
+        FileOutcome::Failed { error, .. } => error.code(),
+    };
+    record::ingest_file(target.pipeline, outcome);
+    on_file(&file);
+    report.files.push(file);
 }
 
 /// Embed the pending documents' chunks in one call (so the model can batch by length
@@ -117,7 +134,10 @@ fn flush(
         })
         .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let started = Instant::now();
     let embedded = step(target.pipeline, &target.stage.embed, (target.embedder, &refs))?;
+    let seconds = started.elapsed().as_secs_f64();
+    record::embeddings(target.pipeline, target.embedder.id(), seconds, embedded.tokens as u64);
     if embedded.vectors.len() != texts.len() {
         return Err(
             ProviderError::Inference(format!("{} vectors for {} chunks", embedded.vectors.len(), texts.len())).into(),
@@ -156,8 +176,7 @@ fn flush(
     };
     target.index.write(&info, docs, &[])?;
     for r in reports {
-        on_file(&r);
-        report.files.push(r);
+        report_file(target, report, r, on_file);
     }
     Ok(())
 }

@@ -19,6 +19,7 @@ use crate::stages::generate::{Call, Generated};
 use crate::stages::guard::{Check, GuardAction, GuardrailReport};
 use crate::stages::retrieve::{Hit, Retrieved, Search};
 use crate::stages::route::{Decision, RouteInput};
+use crate::telemetry::{self, record};
 use crate::vocab::metadata::FILTER_FIELDS;
 use crate::vocab::{Filter, Usage};
 
@@ -39,6 +40,8 @@ pub(super) struct Question {
 /// A query after every stage before generation.
 pub(super) struct Ready {
     started: Instant,
+    /// The domain the query's cost counts under (see [`Pipeline::domain_label`]).
+    domain: String,
     session: String,
     report: GuardrailReport,
     usage: Usage,
@@ -129,9 +132,11 @@ impl Pipeline {
         let (routed, q) = blocking(move || (this.retrieve_and_route(&q), q)).await?;
         let (Retrieved { hits, embedding_tokens }, _, decision) = routed?;
         usage.add(self.spec.ingest.embed.usage("retrieve", embedding_tokens, prices));
+        record::route_decision(&self.spec.name, &decision.model, decision.chosen.as_str());
         let call = self.spec.generate.prepare(&self.spec.name, &decision, &q.text, &hits)?;
         Ok(Prepared::Ready(Box::new(Ready {
             started,
+            domain: self.domain_label(&q.filter),
             session: q.session,
             report,
             usage,
@@ -147,12 +152,14 @@ impl Pipeline {
         let route = ready.route(generated.fallback.as_ref());
         let Ready {
             started,
+            domain,
             session,
             mut report,
             mut usage,
             mut hits,
             ..
         } = ready;
+        self.record_generation(&route, &generated);
         usage.add(generated.usage);
         let guard = &self.spec.guardrails;
         let check = Check::Answer {
@@ -169,6 +176,7 @@ impl Pipeline {
             }
             None => checked.text,
         };
+        record::query_cost(&self.spec.name, &route.model, &domain, usage.cost_usd);
         let answer = Answer {
             pipeline: self.spec.name.clone(),
             text,
@@ -179,6 +187,39 @@ impl Pipeline {
             guardrail: report,
         };
         Ok(self.done(answer, &session, true))
+    }
+
+    /// The model call's metrics: its duration and tokens, and a fallback if one answered.
+    fn record_generation(&self, route: &RouteInfo, generated: &Generated) {
+        let model = &generated.answered_by;
+        record::gen_ai(&record::GenAiCall {
+            pipeline: &self.spec.name,
+            operation: "chat",
+            provider: model.provider,
+            model: model.model_id.as_deref().unwrap_or(model.provider),
+            seconds: Some(generated.seconds),
+            input_tokens: generated.usage.input_tokens,
+            output_tokens: generated.usage.output_tokens,
+        });
+        if let Some(f) = &route.fallback {
+            record::fallback(&self.spec.name, &f.from, &route.model);
+        }
+    }
+
+    /// The domain a query's cost counts under: the one domain it was restricted to (by
+    /// the request or the pipeline), `multi` for several, `all` for none. A domain the
+    /// pipeline does not declare (in its filter or its default metadata) is `other`.
+    fn domain_label(&self, filter: &Filter) -> String {
+        let declared = self.spec.retrieve.filter.fields.get("domain");
+        let default = self.spec.ingest.defaults.domain.as_str();
+        match filter.fields.get("domain").map(Vec::as_slice) {
+            None | Some([]) => "all".to_owned(),
+            Some([one]) => {
+                let allowed = declared.into_iter().flatten().map(String::as_str).chain([default]);
+                telemetry::bounded(one, allowed).to_owned()
+            }
+            Some(_) => "multi".to_owned(),
+        }
     }
 
     /// Check `query` against the pipeline: its text, `top_k` and filters.
@@ -241,6 +282,7 @@ impl Pipeline {
     fn retrieve_and_route(&self, q: &Question) -> Result<(Retrieved, RouteInput, Decision), QueryError> {
         let (index, embedder) = (self.index()?, self.embedder()?);
         let search = Search {
+            pipeline: &self.spec.name,
             index: &index,
             embedder: embedder.as_ref(),
             question: &q.text,
@@ -266,6 +308,9 @@ impl Pipeline {
         let report = &answer.guardrail;
         if !self.spec.guardrails.chain.is_empty() {
             resources.guard_counts.record(name, report.action);
+        }
+        for r in &report.reasons {
+            record::guardrail_intervention(name, &r.guard, r.on.as_str(), r.action.as_str(), r.count);
         }
         if report.action != GuardAction::None {
             let reasons: Vec<String> = report

@@ -29,6 +29,7 @@ use super::{Answer, Query, QueryError, RouteInfo};
 use crate::pipeline::Pipeline;
 use crate::pipeline::step::timed;
 use crate::providers::llm::GenerationEvent;
+use crate::stages::Stage;
 use crate::stages::retrieve::Hit;
 
 /// One event of a streamed answer; see the module docs for their order.
@@ -62,7 +63,7 @@ impl Pipeline {
         let generate = &self.spec.generate;
         let mut generation = generate.run_stream(&ready.call);
         // Wait for the first event, so a generation that cannot start is an error, not a stream.
-        let first = match timed(&self.spec.name, generate, generation.next()).await {
+        let first = match timed(&self.spec.name, generate.name(), generation.next()).await {
             Some(Ok(event)) => event,
             Some(Err(e)) => return Err(e.into()),
             None => return Err(QueryError::Incomplete),

@@ -36,6 +36,12 @@ pub struct ModelRuntime {
     pub price: ModelPrice,
 }
 
+impl std::fmt::Debug for ModelRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
 impl ModelRuntime {
     /// `provider/model_id` (or just the provider), as usage reports name it.
     pub fn label(&self) -> String {
@@ -54,9 +60,7 @@ pub struct GenerateStage {
 
 impl std::fmt::Debug for GenerateStage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map()
-            .entries(self.models.iter().map(|(k, v)| (k, v.label())))
-            .finish()
+        f.debug_map().entries(self.models.iter()).finish()
     }
 }
 

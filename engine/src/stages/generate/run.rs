@@ -2,6 +2,7 @@
 //! and what it cost (priced for the model that answered, which may be a fallback).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::{GenerateStage, ModelRuntime};
 use crate::prompts::{PromptSource, RenderError};
@@ -16,6 +17,8 @@ use crate::vocab::StageUsage;
 pub struct Call {
     pub model: Arc<ModelRuntime>,
     pub request: GenerateRequest,
+    /// When the call was prepared, just before it runs.
+    pub started: Instant,
 }
 
 /// An answer and what it consumed.
@@ -26,6 +29,10 @@ pub struct Generated {
     pub fallback: Option<Fallback>,
     /// Priced for the model that answered.
     pub usage: StageUsage,
+    /// The model that answered: the routed one, or its fallback.
+    pub answered_by: Arc<ModelRuntime>,
+    /// From the call's start to the whole answer.
+    pub seconds: f64,
 }
 
 /// Why a generation could not be prepared.
@@ -95,6 +102,7 @@ impl GenerateStage {
                 prompt,
                 context,
             },
+            started: Instant::now(),
         })
     }
 
@@ -110,7 +118,8 @@ impl GenerateStage {
             .fallback
             .as_ref()
             .and_then(|f| self.models.get(&f.to))
-            .unwrap_or(&call.model);
+            .unwrap_or(&call.model)
+            .clone();
         Generated {
             usage: StageUsage {
                 stage: "generate".to_owned(),
@@ -124,6 +133,8 @@ impl GenerateStage {
             },
             text: generation.text,
             fallback: generation.fallback,
+            answered_by,
+            seconds: call.started.elapsed().as_secs_f64(),
         }
     }
 }

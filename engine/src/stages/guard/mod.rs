@@ -86,6 +86,13 @@ impl RunAsync for GuardStage {
     type Output = Guarded;
     type Error = ProviderError;
 
+    fn label(&self, check: &Check<'_>) -> &'static str {
+        match check {
+            Check::Query(_) => "guard_query",
+            Check::Answer { .. } => "guard_answer",
+        }
+    }
+
     async fn run<'a>(&'a self, check: Check<'a>) -> Result<Guarded, ProviderError> {
         match check {
             Check::Query(text) => self.check(text, GuardSide::Query).await,

@@ -2,6 +2,7 @@
 //! the hits read back with their chunk and document.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use super::fusion::Fused;
 use super::{RetrieveStage, SearchMode};
@@ -9,6 +10,7 @@ use crate::providers::ProviderError;
 use crate::providers::embed::Embedder;
 use crate::stages::Run;
 use crate::store::{Index, StoreError};
+use crate::telemetry::record;
 use crate::vocab::Filter;
 
 /// One retrieved chunk, with the scores that ranked it.
@@ -66,6 +68,8 @@ pub enum RetrieveError {
 /// One query's search.
 #[derive(Clone, Copy)]
 pub struct Search<'a> {
+    /// The pipeline searching, for its metrics.
+    pub pipeline: &'a str,
     pub index: &'a Index,
     pub embedder: &'a dyn Embedder,
     pub question: &'a str,
@@ -83,14 +87,8 @@ impl Run for RetrieveStage {
     type Error = RetrieveError;
 
     fn run(&self, search: Search<'_>) -> Result<Retrieved, RetrieveError> {
-        let Search {
-            index,
-            embedder,
-            question,
-            filter,
-            limit,
-        } = search;
-        let (fused, embedding_tokens) = self.search(index, embedder, question, filter, limit, SearchMode::Hybrid)?;
+        let (fused, embedding_tokens) = self.search(&search, SearchMode::Hybrid)?;
+        let index = search.index;
         let ids: Vec<u32> = fused.iter().map(|f| f.chunk).collect();
         let chunks: HashMap<u32, _> = index.chunks(&ids)?.into_iter().map(|c| (c.id, c)).collect();
         let mut docs = HashMap::new();
@@ -133,32 +131,43 @@ impl RetrieveStage {
     /// # Errors
     /// Store and embedder failures; [`StoreError::EmbedderMismatch`] when the index was
     /// built by another embedder or dimension.
-    pub fn search(
-        &self,
-        index: &Index,
-        embedder: &dyn Embedder,
-        question: &str,
-        filter: &Filter,
-        limit: usize,
-        mode: SearchMode,
-    ) -> Result<(Vec<Fused>, usize), RetrieveError> {
+    pub fn search(&self, s: &Search<'_>, mode: SearchMode) -> Result<(Vec<Fused>, usize), RetrieveError> {
+        let Search {
+            pipeline,
+            index,
+            embedder,
+            question,
+            filter,
+            limit,
+        } = *s;
+        let part =
+            |name: &'static str, started: Instant| record::stage(pipeline, name, started.elapsed().as_secs_f64());
         let candidates = self.candidates.max(limit);
+        let started = Instant::now();
         let keyword = match mode {
             SearchMode::Vector => Vec::new(),
             _ => index.keyword_search(question, filter, candidates)?,
         };
+        part("retrieve.keyword", started);
         let (semantic, tokens) = match mode {
             SearchMode::Keyword => (Vec::new(), 0),
             _ => {
                 check_embedder(index, embedder)?;
+                let started = Instant::now();
                 let embedded = embedder.embed(&[question])?;
+                let seconds = started.elapsed().as_secs_f64();
+                record::embeddings(pipeline, embedder.id(), seconds, embedded.tokens as u64);
                 let vector = embedded
                     .vectors
                     .first()
                     .ok_or_else(|| ProviderError::Inference("the embedder returned no vector for the query".into()))?;
-                (index.vector_search(vector, filter, candidates)?, embedded.tokens)
+                let started = Instant::now();
+                let hits = index.vector_search(vector, filter, candidates)?;
+                part("retrieve.vector", started);
+                (hits, embedded.tokens)
             }
         };
+        let started = Instant::now();
         let only = |list: &[(u32, f32)], keyword: bool| -> Vec<Fused> {
             list.iter()
                 .map(|&(chunk, s)| Fused {
@@ -175,6 +184,7 @@ impl RetrieveStage {
             SearchMode::Vector => only(&semantic, false),
         };
         fused.truncate(limit);
+        part("retrieve.fusion", started);
         Ok((fused, tokens))
     }
 }

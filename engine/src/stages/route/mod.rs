@@ -149,6 +149,30 @@ pub struct Decision {
     /// How that version was chosen.
     pub assignment: Assignment,
     pub reason: String,
+    /// Who chose the model.
+    pub chosen: Chosen,
+}
+
+/// Who chose a route's model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chosen {
+    /// The default route: the pipeline has no script.
+    Default,
+    /// The route script.
+    Script,
+    /// The default route, because the script failed.
+    ScriptFailed,
+}
+
+impl Chosen {
+    /// `default`, `script` or `script_error`, as metrics name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Script => "script",
+            Self::ScriptFailed => "script_error",
+        }
+    }
 }
 
 /// Why a route could not be decided.
@@ -232,13 +256,13 @@ impl Run for RouteStage {
 
     fn run(&self, (input, key): Self::Input<'_>) -> Result<Decision, RouteError> {
         let Some(script) = &self.script else {
-            return Ok(self.fallback("default route".to_owned(), key));
+            return Ok(self.fallback("default route".to_owned(), Chosen::Default, key));
         };
         match self.run_script(script, input, key) {
             Ok(d) => Ok(d),
             Err(e) if self.on_error == OnError::Fallback => {
                 tracing::warn!(script = %script.path.display(), error = %e, "route script failed; using the default route");
-                Ok(self.fallback(format!("default route (script failed: {e})"), key))
+                Ok(self.fallback(format!("default route (script failed: {e})"), Chosen::ScriptFailed, key))
             }
             Err(e) => Err(e),
         }
@@ -247,7 +271,7 @@ impl Run for RouteStage {
 
 impl RouteStage {
     /// The default route; a version naming its own model is answered by that model.
-    fn fallback(&self, reason: String, key: Option<&str>) -> Decision {
+    fn fallback(&self, reason: String, chosen: Chosen, key: Option<&str>) -> Decision {
         let (prompt, assignment) = self.default.prompt.pick(key);
         Decision {
             model: prompt
@@ -257,6 +281,7 @@ impl RouteStage {
             prompt: prompt.clone(),
             assignment,
             reason,
+            chosen,
         }
     }
 
@@ -312,6 +337,7 @@ impl RouteStage {
             prompt: prompt.clone(),
             assignment,
             reason,
+            chosen: Chosen::Script,
         })
     }
 }

@@ -1,0 +1,114 @@
+//! `GET /metrics` (Prometheus text format) and the middleware that measures every
+//! request: its duration by pipeline, endpoint (the route template) and status, and
+//! the `error.code` of an error response.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, AppState};
+use crate::telemetry::{self, record};
+
+/// The `error.code` of an error response, for its metric.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
+/// The pipeline a response answered for, when the path does not name it (the OpenAI
+/// endpoint names it in the body).
+#[derive(Debug, Clone)]
+pub struct PipelineName(pub String);
+
+/// Measure one request.
+pub async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let named = pipeline_in_path(request.uri().path()).map(str::to_owned);
+    let response = next.run(request).await;
+    let pipeline = named.or_else(|| response.extensions().get::<PipelineName>().map(|p| p.0.clone()));
+    let snapshot = state.engine.snapshot();
+    let pipeline = match pipeline.as_deref() {
+        Some(name) => telemetry::bounded(name, snapshot.pipelines.keys().map(String::as_str)),
+        None => "none",
+    };
+    record::http_request(
+        pipeline,
+        &endpoint,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
+        record::http_error(pipeline, &endpoint, code);
+    }
+    response
+}
+
+/// `name` of `/v1/pipelines/{name}/...`.
+fn pipeline_in_path(path: &str) -> Option<&str> {
+    let name = path.strip_prefix("/v1/pipelines/")?.split('/').next()?;
+    (!name.is_empty()).then_some(name)
+}
+
+/// Every metric the server recorded, in Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    responses(
+        (status = 200, description = "Prometheus text exposition format (see docs/telemetry.md)", body = String, content_type = "text/plain"),
+        (status = 503, description = "Metrics are not recorded by this process", body = super::error::ErrorBody),
+    )
+)]
+pub async fn render(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let Some(metrics) = state.metrics.clone() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics_disabled",
+            "this process records no metrics",
+        ));
+    };
+    let engine = state.engine.clone();
+    let text = tokio::task::spawn_blocking(move || {
+        index_sizes(&engine);
+        metrics.render()
+    })
+    .await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response())
+}
+
+/// The size of every index the snapshot's pipelines use, as of now.
+fn index_sizes(engine: &crate::pipeline::Engine) {
+    let snapshot = engine.snapshot();
+    let mut seen = std::collections::BTreeSet::new();
+    for p in snapshot.pipelines.values() {
+        if !seen.insert(p.spec.index.clone()) {
+            continue;
+        }
+        match p.index().and_then(|i| i.stats()) {
+            Ok(stats) => record::index_size(&p.spec.index, stats.documents, stats.chunks),
+            Err(e) => tracing::warn!(index = %p.spec.index, error = %e, "cannot read the index size"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pipeline_is_read_from_its_path() {
+        assert_eq!(pipeline_in_path("/v1/pipelines/hr/query"), Some("hr"));
+        assert_eq!(pipeline_in_path("/v1/pipelines/hr"), Some("hr"));
+        assert_eq!(pipeline_in_path("/v1/pipelines/"), None);
+        assert_eq!(pipeline_in_path("/v1/chat/completions"), None);
+    }
+}

@@ -1,0 +1,176 @@
+//! The Prometheus recorder: every metric described, every histogram with explicit
+//! buckets (so it renders as a histogram, never a summary).
+
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+
+use super::record::{
+    FALLBACKS, GEN_AI_DURATION, GEN_AI_TOKENS, GUARDRAIL_INTERVENTIONS, HTTP_ERRORS, HTTP_REQUEST_DURATION,
+    INDEX_CHUNKS, INDEX_DOCUMENTS, INGEST_FILES, PROVIDER_RETRIES, QUERY_COST, RELOADS, ROUTE_DECISIONS,
+    STAGE_DURATION,
+};
+
+/// Request and stage durations, in seconds: half a millisecond (a cached or keyword-only
+/// answer) to a minute (a model call at its timeout).
+pub const SECONDS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+/// Model call durations, in seconds: the OpenTelemetry GenAI advice for
+/// `gen_ai.client.operation.duration`.
+pub const GEN_AI_SECONDS: &[f64] = &[
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+/// Tokens per call: the OpenTelemetry GenAI advice for `gen_ai.client.token.usage`.
+pub const TOKENS: &[f64] = &[
+    1.0,
+    4.0,
+    16.0,
+    64.0,
+    256.0,
+    1024.0,
+    4096.0,
+    16384.0,
+    65536.0,
+    262_144.0,
+    1_048_576.0,
+    4_194_304.0,
+    16_777_216.0,
+    67_108_864.0,
+];
+/// USD per query: a millionth of a dollar (an embedding) to a dollar (a long Pro answer).
+pub const USD: &[f64] = &[
+    0.000_001, 0.000_01, 0.000_1, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
+/// Every histogram and its buckets.
+const HISTOGRAMS: &[(&str, &[f64])] = &[
+    (HTTP_REQUEST_DURATION, SECONDS),
+    (STAGE_DURATION, SECONDS),
+    (GEN_AI_DURATION, GEN_AI_SECONDS),
+    (GEN_AI_TOKENS, TOKENS),
+    (QUERY_COST, USD),
+];
+
+/// Why the metrics could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("cannot set up the metrics recorder: {0}")]
+    Metrics(#[from] BuildError),
+}
+
+/// The process's metrics, rendered on demand.
+#[derive(Clone)]
+pub struct Metrics {
+    handle: PrometheusHandle,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    /// Install the process-wide recorder: `ragline serve` does this once at start.
+    ///
+    /// # Errors
+    /// [`TelemetryError`] when a recorder is installed already.
+    pub fn install() -> Result<Metrics, TelemetryError> {
+        let handle = builder()?.install_recorder()?;
+        describe();
+        Ok(Metrics { handle })
+    }
+
+    /// Everything recorded, in Prometheus text format.
+    pub fn render(&self) -> String {
+        self.handle.run_upkeep();
+        self.handle.render()
+    }
+}
+
+fn builder() -> Result<PrometheusBuilder, BuildError> {
+    let mut builder = PrometheusBuilder::new();
+    for (name, buckets) in HISTOGRAMS {
+        builder = builder.set_buckets_for_metric(Matcher::Full((*name).to_owned()), buckets)?;
+    }
+    Ok(builder)
+}
+
+fn describe() {
+    describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        Unit::Seconds,
+        "HTTP requests by pipeline, endpoint and status."
+    );
+    describe_counter!(HTTP_ERRORS, "Error responses by pipeline, endpoint and error code.");
+    describe_histogram!(STAGE_DURATION, Unit::Seconds, "One run of a pipeline stage.");
+    describe_histogram!(
+        GEN_AI_DURATION,
+        Unit::Seconds,
+        "GenAI client operation duration (chat, embeddings)."
+    );
+    describe_histogram!(GEN_AI_TOKENS, "GenAI tokens per operation, by token type ({token}).");
+    describe_histogram!(QUERY_COST, "USD per answered query, by pipeline, model and domain.");
+    describe_counter!(PROVIDER_RETRIES, "Retries of transient provider failures.");
+    describe_counter!(FALLBACKS, "Answers given by a fallback model.");
+    describe_counter!(ROUTE_DECISIONS, "Route decisions by model and reason.");
+    describe_counter!(
+        GUARDRAIL_INTERVENTIONS,
+        "Guardrail interventions by guard, side and action."
+    );
+    describe_counter!(RELOADS, "Config reloads by outcome.");
+    describe_gauge!(INDEX_DOCUMENTS, "Documents in an index.");
+    describe_gauge!(INDEX_CHUNKS, "Chunks in an index.");
+    describe_counter!(INGEST_FILES, "Files ingested, by pipeline and outcome.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::record;
+
+    /// Histograms render with buckets (never as summaries), counters and gauges with
+    /// their labels, through a recorder local to the test.
+    #[test]
+    fn histograms_render_as_histograms() {
+        let recorder = builder().unwrap().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            describe();
+            record::stage("hr", "retrieve", 0.003);
+            record::query_cost("hr", "lite", "hr", 0.0004);
+            record::gen_ai(&record::GenAiCall {
+                pipeline: "hr",
+                operation: "chat",
+                provider: "bedrock",
+                model: "amazon.nova-2-lite-v1:0",
+                seconds: Some(0.5),
+                input_tokens: 120,
+                output_tokens: 40,
+            });
+            record::reload(false);
+            record::index_size("corp", 22, 140);
+        });
+        let text = handle.render();
+        assert!(!text.contains("quantile="), "{text}");
+        assert!(
+            text.contains(r#"ragline_stage_duration_seconds_bucket{pipeline="hr",stage="retrieve",le="0.005"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"ragline_query_cost_usd_sum{pipeline="hr",model="lite",domain="hr"} 0.0004"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"gen_ai_provider_name="aws.bedrock""#), "{text}");
+        assert!(text.contains(r#"gen_ai_token_type="output""#), "{text}");
+        assert!(
+            text.contains(r#"ragline_config_reloads_total{outcome="error"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"ragline_index_chunks{index="corp"} 140"#), "{text}");
+        assert!(
+            text.contains("# TYPE ragline_stage_duration_seconds histogram"),
+            "{text}"
+        );
+    }
+}

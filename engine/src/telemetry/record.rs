@@ -1,0 +1,152 @@
+//! What ragline records, one function per measurement, its labels as arguments. Label
+//! values must come from config or a closed set (see the module docs of
+//! [`crate::telemetry`]). Without an installed recorder (the CLI, tests) every call is
+//! a no-op.
+
+use metrics::{counter, gauge, histogram};
+
+/// Requests by pipeline, endpoint (the route template) and status; `_count` is the
+/// request count.
+pub const HTTP_REQUEST_DURATION: &str = "ragline_http_request_duration_seconds";
+/// Error responses by pipeline, endpoint and `error.code`.
+pub const HTTP_ERRORS: &str = "ragline_http_errors_total";
+/// One run of a stage, by pipeline and stage (`guard_query`, `retrieve`,
+/// `retrieve.keyword`, `retrieve.vector`, `retrieve.fusion`, `route`, `generate`,
+/// `guard_answer`; ingest: `parse`, `chunk`, `tag`, `embed`).
+pub const STAGE_DURATION: &str = "ragline_stage_duration_seconds";
+/// OpenTelemetry GenAI `gen_ai.client.operation.duration` (s): one model call (chat)
+/// or embedding batch, with its retries and fallback.
+pub const GEN_AI_DURATION: &str = "gen_ai_client_operation_duration_seconds";
+/// OpenTelemetry GenAI `gen_ai.client.token.usage` ({token}): tokens of one call, by
+/// `gen_ai_token_type` (`input`, `output`).
+pub const GEN_AI_TOKENS: &str = "gen_ai_client_token_usage";
+/// USD one answered query cost, by pipeline, answering model and domain; `_sum` is
+/// the spend.
+pub const QUERY_COST: &str = "ragline_query_cost_usd";
+/// Retries of a transient provider failure, by provider and what failed.
+pub const PROVIDER_RETRIES: &str = "ragline_provider_retries_total";
+/// Answers a fallback model gave, by pipeline, routed and answering model.
+pub const FALLBACKS: &str = "ragline_model_fallbacks_total";
+/// Route decisions by pipeline, model and reason (`default`, `script`, `script_error`).
+pub const ROUTE_DECISIONS: &str = "ragline_route_decisions_total";
+/// Guardrail interventions by pipeline, guard, side (`query`, `answer`, `sources`) and
+/// action (`masked`, `blocked`).
+pub const GUARDRAIL_INTERVENTIONS: &str = "ragline_guardrail_interventions_total";
+/// Config reloads by outcome (`ok`, `error`).
+pub const RELOADS: &str = "ragline_config_reloads_total";
+/// Documents in an index, as of the latest scrape.
+pub const INDEX_DOCUMENTS: &str = "ragline_index_documents";
+/// Chunks in an index, as of the latest scrape.
+pub const INDEX_CHUNKS: &str = "ragline_index_chunks";
+/// Files an ingest batch handled, by pipeline and outcome (`ingested`, `unchanged`, or
+/// the failure's code).
+pub const INGEST_FILES: &str = "ragline_ingest_files_total";
+
+/// The OpenTelemetry `gen_ai.provider.name` of a provider as the YAML names it.
+pub fn gen_ai_provider(provider: &str) -> &'static str {
+    match provider {
+        "bedrock" | "bedrock_titan" => "aws.bedrock",
+        "openai_compat" => "openai",
+        _ => "ragline",
+    }
+}
+
+pub fn http_request(pipeline: &str, endpoint: &str, status: u16, seconds: f64) {
+    histogram!(HTTP_REQUEST_DURATION, "pipeline" => pipeline.to_owned(), "endpoint" => endpoint.to_owned(), "status" => status.to_string())
+        .record(seconds);
+}
+
+pub fn http_error(pipeline: &str, endpoint: &str, code: &'static str) {
+    counter!(HTTP_ERRORS, "pipeline" => pipeline.to_owned(), "endpoint" => endpoint.to_owned(), "code" => code)
+        .increment(1);
+}
+
+pub fn stage(pipeline: &str, stage: &'static str, seconds: f64) {
+    histogram!(STAGE_DURATION, "pipeline" => pipeline.to_owned(), "stage" => stage).record(seconds);
+}
+
+/// One model call: its duration and its tokens.
+pub struct GenAiCall<'a> {
+    pub pipeline: &'a str,
+    /// `chat` or `embeddings`.
+    pub operation: &'static str,
+    /// As the YAML names it (`bedrock`, `openai_compat`, `extractive`, `local`, ...).
+    pub provider: &'a str,
+    /// The model id, or the provider when it has none.
+    pub model: &'a str,
+    pub seconds: Option<f64>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+pub fn gen_ai(call: &GenAiCall<'_>) {
+    let labels = [
+        ("pipeline", call.pipeline.to_owned()),
+        ("gen_ai_operation_name", call.operation.to_owned()),
+        ("gen_ai_provider_name", gen_ai_provider(call.provider).to_owned()),
+        ("gen_ai_request_model", call.model.to_owned()),
+    ];
+    if let Some(seconds) = call.seconds {
+        histogram!(GEN_AI_DURATION, &labels).record(seconds);
+    }
+    for (kind, tokens) in [("input", call.input_tokens), ("output", call.output_tokens)] {
+        // Embeddings write no tokens.
+        if kind == "input" || call.operation == "chat" {
+            let mut with_type = labels.to_vec();
+            with_type.push(("gen_ai_token_type", kind.to_owned()));
+            histogram!(GEN_AI_TOKENS, &with_type).record(tokens as f64);
+        }
+    }
+}
+
+/// One embedding batch of the embedder recorded in indexes as `embedder_id`
+/// (`provider/model`, e.g. `local/all-MiniLM-L6-v2`).
+pub fn embeddings(pipeline: &str, embedder_id: &str, seconds: f64, tokens: u64) {
+    let (provider, model) = embedder_id.split_once('/').unwrap_or((embedder_id, embedder_id));
+    gen_ai(&GenAiCall {
+        pipeline,
+        operation: "embeddings",
+        provider,
+        model,
+        seconds: Some(seconds),
+        input_tokens: tokens,
+        output_tokens: 0,
+    });
+}
+
+pub fn query_cost(pipeline: &str, model: &str, domain: &str, usd: f64) {
+    histogram!(QUERY_COST, "pipeline" => pipeline.to_owned(), "model" => model.to_owned(), "domain" => domain.to_owned())
+        .record(usd);
+}
+
+pub fn provider_retry(provider: &'static str, failure: &'static str) {
+    counter!(PROVIDER_RETRIES, "provider" => provider, "failure" => failure).increment(1);
+}
+
+pub fn fallback(pipeline: &str, from: &str, to: &str) {
+    counter!(FALLBACKS, "pipeline" => pipeline.to_owned(), "from" => from.to_owned(), "to" => to.to_owned())
+        .increment(1);
+}
+
+pub fn route_decision(pipeline: &str, model: &str, reason: &'static str) {
+    counter!(ROUTE_DECISIONS, "pipeline" => pipeline.to_owned(), "model" => model.to_owned(), "reason" => reason)
+        .increment(1);
+}
+
+pub fn guardrail_intervention(pipeline: &str, guard: &str, side: &'static str, action: &'static str, count: u32) {
+    counter!(GUARDRAIL_INTERVENTIONS, "pipeline" => pipeline.to_owned(), "guard" => guard.to_owned(), "side" => side, "action" => action)
+        .increment(u64::from(count));
+}
+
+pub fn reload(ok: bool) {
+    counter!(RELOADS, "outcome" => if ok { "ok" } else { "error" }).increment(1);
+}
+
+pub fn index_size(index: &str, documents: u64, chunks: u64) {
+    gauge!(INDEX_DOCUMENTS, "index" => index.to_owned()).set(documents as f64);
+    gauge!(INDEX_CHUNKS, "index" => index.to_owned()).set(chunks as f64);
+}
+
+pub fn ingest_file(pipeline: &str, outcome: &'static str) {
+    counter!(INGEST_FILES, "pipeline" => pipeline.to_owned(), "outcome" => outcome).increment(1);
+}
