@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 
 use crate::pipeline::{Engine, Resources};
 use crate::providers::embed::model_files;
+use crate::telemetry::logs::{self, LogFormat};
 
 /// ragline: RAG pipelines declared in YAML, served over HTTP.
 #[derive(Debug, Parser)]
@@ -32,6 +33,10 @@ pub struct Cli {
     /// Model cache (default: `~/.cache/ragline/models`).
     #[arg(long, global = true)]
     pub model_dir: Option<PathBuf>,
+    /// Log lines on stderr as text, or as one JSON object per line (for CloudWatch and
+    /// log shippers). `RUST_LOG` filters them.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormatArg::Text)]
+    pub log_format: LogFormatArg,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -52,7 +57,8 @@ pub enum Command {
     Tag(rules::TagArgs),
     /// Check pipeline files (default: all of `pipelines/`); exit 1 on any error.
     Validate(validate::ValidateArgs),
-    /// Print the JSON Schema of a pipeline file (or, with `--pricing`, of `pricing.yaml`).
+    /// Print the JSON Schema of a pipeline file (or of `pricing.yaml` with `--pricing`,
+    /// of `ragline.yaml` with `--server`).
     Schema(SchemaArgs),
     /// Fetch, verify and cache the local embedding model.
     FetchModel,
@@ -66,9 +72,28 @@ pub enum Command {
     BenchReload(bench_reload::BenchReloadArgs),
 }
 
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(f: LogFormatArg) -> Self {
+        match f {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
+}
+
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
-    init_tracing();
+    // `serve` sets up its logs itself, with trace export when it is configured.
+    if !matches!(cli.command, Command::Serve(_)) {
+        logs::init(cli.log_format.into(), None);
+    }
     // Parsers catch panics inside third-party code (pdf-extract) and report the file as
     // corrupt; log panics as one line instead of the default multi-line dump.
     std::panic::set_hook(Box::new(
@@ -98,15 +123,6 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn,pdf_extract=error,lopdf=error"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 impl Cli {
     fn data_dir(&self) -> PathBuf {
         self.data_dir
@@ -133,13 +149,18 @@ impl Cli {
 #[derive(Debug, clap::Args)]
 pub struct SchemaArgs {
     /// Print the schema of the price table (`pricing.yaml`) instead of a pipeline file's.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "server")]
     pub pricing: bool,
+    /// Print the schema of the server's settings (`ragline.yaml`) instead of a pipeline file's.
+    #[arg(long)]
+    pub server: bool,
 }
 
 fn schema(args: &SchemaArgs) -> anyhow::Result<ExitCode> {
     let schema = if args.pricing {
         crate::vocab::pricing::schema()
+    } else if args.server {
+        crate::config::server::schema()
     } else {
         crate::config::schema()
     };

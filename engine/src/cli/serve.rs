@@ -11,11 +11,13 @@ use clap::Args;
 
 use super::Cli;
 use super::ingest::{ingest_pipeline, print_summary};
+use crate::config::server::Server;
 use crate::http::{self, HttpLimits};
 use crate::pipeline::Engine;
 use crate::prompts::stats::STATS_FILE;
 use crate::reload;
-use crate::telemetry::Metrics;
+use crate::telemetry::logs;
+use crate::telemetry::{Exporting, Metrics};
 
 /// How often the server writes prompt statistics to the data dir (when they changed).
 const STATS_FLUSH: Duration = Duration::from_secs(2);
@@ -42,6 +44,36 @@ pub struct ServeArgs {
 }
 
 pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let server = match Server::load(&cli.config_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            logs::init(cli.log_format.into(), None);
+            anyhow::bail!("invalid server configuration:\n{e}");
+        }
+    };
+    let exporting = match &server.otlp {
+        Some(settings) => {
+            let (exporting, tracer) = Exporting::start(settings)?;
+            logs::init(cli.log_format.into(), Some(tracer));
+            tracing::info!(
+                endpoint = settings.traces_url.as_deref().unwrap_or("(from OTEL_EXPORTER_OTLP_*)"),
+                "exporting traces over OTLP/HTTP"
+            );
+            Some(exporting)
+        }
+        None => {
+            logs::init(cli.log_format.into(), None);
+            None
+        }
+    };
+    let served = serve(cli, args);
+    if let Some(exporting) = exporting {
+        exporting.shutdown();
+    }
+    served
+}
+
+fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     // First, so the ingest below is counted too.
     let metrics = Metrics::install()?;
     let engine = Arc::new(cli.engine()?);

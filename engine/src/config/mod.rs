@@ -2,6 +2,8 @@
 //! them into a [`PipelineSpec`] and reports every problem at once with
 //! `file:line:col: key.path: message`.
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -197,6 +197,7 @@ impl EvalIndex {
             .search(
                 &Search {
                     pipeline: &self.pipeline.spec.name,
+                    index_name: "eval",
                     index,
                     embedder,
                     question: &query.text,

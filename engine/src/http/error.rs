@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::metrics::ErrorCode;
+use super::observe::ErrorCode;
 use crate::pipeline::QueryError;
 use crate::pipeline::ingest::IngestError;
 use crate::providers::ProviderError;

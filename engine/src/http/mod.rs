@@ -3,7 +3,7 @@
 
 mod documents;
 mod error;
-mod metrics;
+mod observe;
 mod openai;
 mod openapi;
 mod pipelines;
@@ -77,11 +77,12 @@ pub fn router(engine: Arc<Engine>, limits: HttpLimits, metrics: Option<Metrics>)
         .route("/v1/models", get(openai::list_models))
         .route("/v1/models/{model}", get(openai::get_model))
         .route("/openapi.json", get(openapi::openapi_json))
-        .route("/metrics", get(metrics::render))
+        .route("/metrics", get(observe::render))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
-        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        // Inside the request's span, so its failure lines carry the trace id.
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(state.clone(), observe::track))
         .with_state(state)
 }
 

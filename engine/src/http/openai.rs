@@ -34,7 +34,7 @@ use self::types::{
     RaglineExtension, finish_reason,
 };
 use super::AppState;
-use super::metrics::PipelineName;
+use super::observe::PipelineName;
 use crate::pipeline::{Pipeline, Query};
 use crate::stages::guard::GuardAction;
 

@@ -19,7 +19,7 @@ use utoipa::OpenApi;
         super::openai::chat_completions,
         super::openai::list_models,
         super::openai::get_model,
-        super::metrics::render,
+        super::observe::render,
     )
 )]
 struct ApiDoc;

@@ -5,10 +5,10 @@
 use std::future::Future;
 use std::time::Instant;
 
-use tracing::Instrument as _;
+use tracing::{Instrument as _, Span};
 
 use crate::stages::{Run, RunAsync};
-use crate::telemetry::record;
+use crate::telemetry::{record, spans};
 
 /// Run `stage` of `pipeline` once on `input`.
 ///
@@ -16,15 +16,15 @@ use crate::telemetry::record;
 /// The stage's own error.
 pub fn step<S: Run>(pipeline: &str, stage: &S, input: S::Input<'_>) -> Result<S::Output, S::Error> {
     let name = stage.name();
-    let span = tracing::debug_span!("stage", pipeline, stage = name);
+    let span = stage.span(pipeline, &input);
     let _entered = span.enter();
     let started = Instant::now();
     let out = stage.run(input);
-    done(pipeline, name, started);
+    done(&span, pipeline, name, started, out.as_ref().err());
     out
 }
 
-/// Run `stage` of `pipeline` once on `input`, waiting for it.
+/// Run `stage` of `pipeline` once on `input`, waiting on its remote service.
 ///
 /// # Errors
 /// The stage's own error.
@@ -34,22 +34,29 @@ pub async fn step_async<'a, S: RunAsync>(
     input: S::Input<'a>,
 ) -> Result<S::Output, S::Error> {
     let name = stage.label(&input);
-    timed(pipeline, name, stage.run(input)).await
-}
-
-/// `work` of the stage called `name` inside its span, timed: for what a stage does
-/// beyond one run, such as opening a streamed answer, timed up to its first piece.
-pub async fn timed<T>(pipeline: &str, name: &'static str, work: impl Future<Output = T>) -> T {
-    let span = tracing::debug_span!("stage", pipeline, stage = name);
+    let span = stage.span(pipeline, &input);
     let started = Instant::now();
-    let out = work.instrument(span.clone()).await;
-    span.in_scope(|| done(pipeline, name, started));
+    let out = stage.run(input).instrument(span.clone()).await;
+    span.in_scope(|| done(&span, pipeline, name, started, out.as_ref().err()));
     out
 }
 
-fn done(pipeline: &str, name: &'static str, started: Instant) {
+/// `work` of the stage called `name` inside `span`, timed: for what a stage does
+/// beyond one run, such as opening a streamed answer, timed up to its first piece.
+pub async fn timed<T>(pipeline: &str, name: &'static str, span: &Span, work: impl Future<Output = T>) -> T {
+    let started = Instant::now();
+    let out = work.instrument(span.clone()).await;
+    span.in_scope(|| done(span, pipeline, name, started, None::<&String>));
+    out
+}
+
+fn done(span: &Span, pipeline: &str, name: &'static str, started: Instant, error: Option<&impl std::fmt::Display>) {
     let seconds = started.elapsed().as_secs_f64();
     record::stage(pipeline, name, seconds);
+    if let Some(e) = error {
+        let kind = std::any::type_name_of_val(e).rsplit("::").next().unwrap_or(name);
+        spans::failed(span, kind, e);
+    }
     tracing::debug!(elapsed_ms = seconds * 1000.0, "stage done");
 }
 

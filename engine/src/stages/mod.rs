@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde_saphyr::Spanned;
 
+use crate::telemetry::spans;
 use crate::vocab::diagnostic::Diagnostic;
 
 /// What every stage says about itself, whatever its role.
@@ -41,7 +42,13 @@ pub trait Stage {
 pub trait Run: Stage {
     type Input<'a>;
     type Output;
-    type Error;
+    type Error: std::fmt::Display;
+
+    /// The span this run goes in: by default one named after the stage; retrieval
+    /// names its index, an embedding batch its model.
+    fn span(&self, pipeline: &str, _input: &Self::Input<'_>) -> tracing::Span {
+        spans::stage(pipeline, self.name())
+    }
 
     /// Run the stage once.
     ///
@@ -56,12 +63,18 @@ pub trait RunAsync: Stage + Sync {
     where
         Self: 'a;
     type Output;
-    type Error;
+    type Error: std::fmt::Display;
 
     /// What this run is called in spans and metrics (by default the stage's name; the
     /// guard says which text it checks).
     fn label(&self, _input: &Self::Input<'_>) -> &'static str {
         self.name()
+    }
+
+    /// The span this run goes in: by default one named by [`RunAsync::label`]; a model
+    /// call is a GenAI `chat {model}` span.
+    fn span(&self, pipeline: &str, input: &Self::Input<'_>) -> tracing::Span {
+        spans::stage(pipeline, self.label(input))
     }
 
     /// Run the stage once.

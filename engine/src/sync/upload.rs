@@ -119,7 +119,10 @@ pub async fn upload(
         });
     }
     let ingest_pipeline = pipeline.clone();
-    let report = tokio::task::spawn_blocking(move || ingest_pipeline.ingest(inputs, &mut |_| {})).await??;
+    // The ingest stages' spans belong to the request's trace.
+    let span = tracing::Span::current();
+    let report =
+        tokio::task::spawn_blocking(move || span.in_scope(|| ingest_pipeline.ingest(inputs, &mut |_| {}))).await??;
     for file in report.files {
         if let Some(r) = results
             .iter_mut()

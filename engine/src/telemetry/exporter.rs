@@ -6,7 +6,7 @@ use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, Promet
 
 use super::record::{
     FALLBACKS, GEN_AI_DURATION, GEN_AI_TOKENS, GUARDRAIL_INTERVENTIONS, HTTP_ERRORS, HTTP_REQUEST_DURATION,
-    INDEX_CHUNKS, INDEX_DOCUMENTS, INGEST_FILES, PROVIDER_RETRIES, QUERY_COST, RELOADS, ROUTE_DECISIONS,
+    INDEX_CHUNKS, INDEX_DOCUMENTS, INGEST_FILES, PROVIDER_RETRIES, QUERY_COST, RELOADS, ROUTE_DECISIONS, SPANS_DROPPED,
     STAGE_DURATION,
 };
 
@@ -122,6 +122,7 @@ fn describe() {
     describe_gauge!(INDEX_DOCUMENTS, "Documents in an index.");
     describe_gauge!(INDEX_CHUNKS, "Chunks in an index.");
     describe_counter!(INGEST_FILES, "Files ingested, by pipeline and outcome.");
+    describe_counter!(SPANS_DROPPED, "Trace spans dropped instead of exported, by reason.");
 }
 
 #[cfg(test)]

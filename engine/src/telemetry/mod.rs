@@ -1,17 +1,27 @@
-//! Telemetry: the metrics every layer records, exported in Prometheus text format at
-//! `GET /metrics`. Only this module uses the `metrics` crates; everyone else calls the
-//! functions of [`record`], whose arguments are the labels.
+//! Telemetry: the metrics every layer records (exported in Prometheus text format at
+//! `GET /metrics`), the spans of each request and stage (exported over OTLP when an
+//! endpoint is configured), and the log subscriber. Only this module uses the
+//! `metrics` and OpenTelemetry crates; everyone else calls the functions of [`record`]
+//! and [`spans`], whose arguments are the labels and attributes.
 //!
 //! Labels come only from config (pipeline, stage, model, provider, domain as declared,
 //! index) or from closed sets (status, outcome, error code); callers bound anything
 //! else to [`OTHER`], so a typo or a hostile request cannot create series forever.
 //! Every histogram has explicit buckets ([`exporter`]), so series aggregate across
-//! replicas; the table of metrics and buckets is in `docs/telemetry.md`.
+//! replicas; the table of metrics, buckets and span attributes is in
+//! `docs/telemetry.md`.
 
+mod context;
 mod exporter;
+pub mod logs;
+mod otlp;
 pub mod record;
+pub mod semconv;
+pub mod spans;
 
+pub use context::{RequestTrace, TraceHeaders, request_done, server_request};
 pub use exporter::{Metrics, TelemetryError};
+pub use otlp::{Exporting, OtlpError, OtlpSettings};
 
 /// The label value of anything outside the configured set.
 pub const OTHER: &str = "other";

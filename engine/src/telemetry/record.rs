@@ -38,6 +38,8 @@ pub const RELOADS: &str = "ragline_config_reloads_total";
 pub const INDEX_DOCUMENTS: &str = "ragline_index_documents";
 /// Chunks in an index, as of the latest scrape.
 pub const INDEX_CHUNKS: &str = "ragline_index_chunks";
+/// Spans dropped instead of exported, by reason (`queue_full`, `export_failed`).
+pub const SPANS_DROPPED: &str = "ragline_otel_spans_dropped_total";
 /// Files an ingest batch handled, by pipeline and outcome (`ingested`, `unchanged`, or
 /// the failure's code).
 pub const INGEST_FILES: &str = "ragline_ingest_files_total";
@@ -145,6 +147,10 @@ pub fn reload(ok: bool) {
 pub fn index_size(index: &str, documents: u64, chunks: u64) {
     gauge!(INDEX_DOCUMENTS, "index" => index.to_owned()).set(documents as f64);
     gauge!(INDEX_CHUNKS, "index" => index.to_owned()).set(chunks as f64);
+}
+
+pub fn spans_dropped(reason: &'static str, spans: u64) {
+    counter!(SPANS_DROPPED, "reason" => reason).increment(spans);
 }
 
 pub fn ingest_file(pipeline: &str, outcome: &'static str) {

@@ -148,6 +148,17 @@ fn checked_in_pricing_schema_is_current() {
 }
 
 #[test]
+fn checked_in_server_schema_is_current() {
+    let generated = serde_json::to_string_pretty(&ragline::config::server::schema()).unwrap();
+    let checked_in = std::fs::read_to_string("../schemas/server.schema.json").unwrap();
+    assert_eq!(
+        checked_in.trim(),
+        generated.trim(),
+        "schemas/server.schema.json is stale: run `cargo run -- schema --server > schemas/server.schema.json`"
+    );
+}
+
+#[test]
 fn bedrock_example_pipeline_compiles_and_is_not_served() {
     let spec = ragline::config::load(Path::new("../pipelines/examples/bedrock.yaml"), Path::new("..")).unwrap();
     assert_eq!(spec.name, "hr-bedrock");

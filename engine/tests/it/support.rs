@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const SERVER_CONFIG: &str = "tests/fixtures/server";
@@ -10,6 +11,8 @@ pub const SERVER_CONFIG: &str = "tests/fixtures/server";
 /// A `ragline serve` process on 127.0.0.1:0, killed on drop.
 pub struct Server {
     pub base: String,
+    /// The server's stderr lines, when started with [`Server::start_logged`].
+    pub logs: Arc<Mutex<Vec<String>>>,
     child: Child,
     /// Kept so the index outlives the server.
     _data_dir: tempfile::TempDir,
@@ -30,6 +33,26 @@ impl Server {
     /// Like [`Server::start_with`], with extra environment variables for the server
     /// (e.g. static AWS test credentials).
     pub fn start_env(config_dir: &str, data_dir: tempfile::TempDir, extra: &[&str], envs: &[(&str, &str)]) -> Server {
+        Self::spawn(config_dir, data_dir, extra, envs, false)
+    }
+
+    /// Like [`Server::start_env`], keeping the server's stderr in [`Server::logs`].
+    pub fn start_logged(
+        config_dir: &str,
+        data_dir: tempfile::TempDir,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Server {
+        Self::spawn(config_dir, data_dir, extra, envs, true)
+    }
+
+    fn spawn(
+        config_dir: &str,
+        data_dir: tempfile::TempDir,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+        logged: bool,
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ragline"))
             .envs(envs.iter().copied())
             .args(["--config-dir", config_dir, "--data-dir"])
@@ -37,9 +60,18 @@ impl Server {
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if logged { Stdio::piped() } else { Stdio::inherit() })
             .spawn()
             .unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let logs = logs.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    logs.lock().unwrap().push(line);
+                }
+            });
+        }
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let base = loop {
@@ -52,6 +84,7 @@ impl Server {
         std::thread::spawn(move || for _ in lines {});
         Server {
             base,
+            logs,
             child,
             _data_dir: data_dir,
         }

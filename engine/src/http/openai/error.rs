@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::http::ApiError;
-use crate::http::metrics::ErrorCode;
+use crate::http::observe::ErrorCode;
 
 /// An error of the OpenAI-compatible endpoints.
 #[derive(Debug)]

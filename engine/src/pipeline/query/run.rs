@@ -283,6 +283,7 @@ impl Pipeline {
         let (index, embedder) = (self.index()?, self.embedder()?);
         let search = Search {
             pipeline: &self.spec.name,
+            index_name: &self.spec.index,
             index: &index,
             embedder: embedder.as_ref(),
             question: &q.text,
@@ -357,5 +358,7 @@ impl Pipeline {
 /// # Errors
 /// [`QueryError::Worker`] when the work panicked.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, QueryError> {
-    Ok(tokio::task::spawn_blocking(work).await?)
+    // The work's spans belong to this request's trace.
+    let span = tracing::Span::current();
+    Ok(tokio::task::spawn_blocking(move || span.in_scope(work)).await?)
 }

@@ -23,14 +23,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt, stream};
+use tracing::{Instrument as _, Span};
 
 use super::run::Prepared;
 use super::{Answer, Query, QueryError, RouteInfo};
 use crate::pipeline::Pipeline;
 use crate::pipeline::step::timed;
 use crate::providers::llm::GenerationEvent;
-use crate::stages::Stage;
 use crate::stages::retrieve::Hit;
+use crate::stages::{RunAsync as _, Stage as _};
+use crate::telemetry::spans;
 
 /// One event of a streamed answer; see the module docs for their order.
 #[derive(Debug)]
@@ -61,9 +63,13 @@ impl Pipeline {
             Prepared::Ready(ready) => ready,
         };
         let generate = &self.spec.generate;
+        // The request's span, for what runs as the stream is read (the answer guard),
+        // and the model call's, which lasts until the answer is complete.
+        let request = Span::current();
+        let call = generate.span(&self.spec.name, &&ready.call);
         let mut generation = generate.run_stream(&ready.call);
         // Wait for the first event, so a generation that cannot start is an error, not a stream.
-        let first = match timed(&self.spec.name, generate.name(), generation.next()).await {
+        let first = match timed(&self.spec.name, generate.name(), &call, generation.next()).await {
             Some(Ok(event)) => event,
             Some(Err(e)) => return Err(e.into()),
             None => return Err(QueryError::Incomplete),
@@ -80,36 +86,43 @@ impl Pipeline {
         let items = stream::once(std::future::ready(Some(Ok(first))))
             .chain(generation.map(Some))
             .chain(stream::once(std::future::ready(None)));
-        let state = (Box::pin(items), Some(ready), self.clone());
-        let events = stream::unfold(state, move |(mut items, mut ready, this)| async move {
-            // After the answer or an error, nothing follows.
-            let current = ready.take()?;
-            let out = match items.next().await? {
-                Some(Ok(GenerationEvent::Delta(text))) => {
-                    ready = Some(current);
-                    if hold {
-                        Vec::new()
-                    } else {
-                        vec![QueryEvent::Delta(text)]
-                    }
-                }
-                Some(Ok(GenerationEvent::Done(g))) => {
-                    let generated = this.spec.generate.finish(&current.call, g);
-                    match this.release(*current, generated).await {
-                        Ok(answer) if hold => {
-                            vec![
-                                QueryEvent::Delta(answer.text.clone()),
-                                QueryEvent::Done(Box::new(answer)),
-                            ]
+        let state = (Box::pin(items), Some(ready), self.clone(), call);
+        let events = stream::unfold(state, move |(mut items, mut ready, this, call)| {
+            let request = request.clone();
+            async move {
+                // After the answer or an error, nothing follows.
+                let current = ready.take()?;
+                let out = match items.next().instrument(call.clone()).await? {
+                    Some(Ok(GenerationEvent::Delta(text))) => {
+                        ready = Some(current);
+                        if hold {
+                            Vec::new()
+                        } else {
+                            vec![QueryEvent::Delta(text)]
                         }
-                        Ok(answer) => vec![QueryEvent::Done(Box::new(answer))],
-                        Err(e) => vec![QueryEvent::Error(e)],
                     }
-                }
-                Some(Err(e)) => vec![QueryEvent::Error(e.into())],
-                None => vec![QueryEvent::Error(QueryError::Incomplete)],
-            };
-            Some((stream::iter(out), (items, ready, this)))
+                    Some(Ok(GenerationEvent::Done(g))) => {
+                        let generated = call.in_scope(|| this.spec.generate.finish(&current.call, g));
+                        match this.release(*current, generated).await {
+                            Ok(answer) if hold => {
+                                vec![
+                                    QueryEvent::Delta(answer.text.clone()),
+                                    QueryEvent::Done(Box::new(answer)),
+                                ]
+                            }
+                            Ok(answer) => vec![QueryEvent::Done(Box::new(answer))],
+                            Err(e) => vec![QueryEvent::Error(e)],
+                        }
+                    }
+                    Some(Err(e)) => {
+                        spans::failed(&call, "ProviderError", &e);
+                        vec![QueryEvent::Error(e.into())]
+                    }
+                    None => vec![QueryEvent::Error(QueryError::Incomplete)],
+                };
+                Some((stream::iter(out), (items, ready, this, call)))
+            }
+            .instrument(request)
         });
         Ok(Box::pin(
             stream::once(std::future::ready(route)).chain(events.flatten()),

@@ -11,6 +11,7 @@ use crate::providers::llm::{ContextChunk, Fallback, GenerateRequest, Generation,
 use crate::stages::RunAsync;
 use crate::stages::retrieve::Hit;
 use crate::stages::route::Decision;
+use crate::telemetry::spans;
 use crate::vocab::StageUsage;
 
 /// A generation ready to run: the routed model and what it is asked.
@@ -50,6 +51,16 @@ impl RunAsync for GenerateStage {
     type Input<'a> = &'a Call;
     type Output = Generated;
     type Error = ProviderError;
+
+    /// `chat {model}`, a GenAI client span.
+    fn span(&self, pipeline: &str, call: &&Call) -> tracing::Span {
+        let model = &call.model;
+        spans::chat(
+            pipeline,
+            model.provider,
+            model.model_id.as_deref().unwrap_or(model.provider),
+        )
+    }
 
     async fn run<'a>(&'a self, call: &'a Call) -> Result<Generated, ProviderError> {
         let generation = call.model.generator.generate(&call.request).await?;
@@ -112,7 +123,8 @@ impl GenerateStage {
         call.model.generator.clone().generate_stream(call.request.clone())
     }
 
-    /// What a finished generation of `call` answered and cost.
+    /// What a finished generation of `call` answered and cost (also written on the
+    /// current span, the call's).
     pub fn finish(&self, call: &Call, generation: Generation) -> Generated {
         let answered_by = generation
             .fallback
@@ -120,6 +132,15 @@ impl GenerateStage {
             .and_then(|f| self.models.get(&f.to))
             .unwrap_or(&call.model)
             .clone();
+        let span = tracing::Span::current();
+        spans::chat_done(
+            &span,
+            answered_by.model_id.as_deref().unwrap_or(answered_by.provider),
+            generation.input_tokens,
+            generation.output_tokens,
+            generation.fallback.as_ref().map(|f| f.from.as_str()),
+        );
+        spans::chat_content(&span, &call.request.prompt, &generation.text);
         Generated {
             usage: StageUsage {
                 stage: "generate".to_owned(),

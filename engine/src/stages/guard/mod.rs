@@ -31,6 +31,7 @@ pub use report::{GuardAction, GuardReason, GuardSide, GuardrailReport};
 use super::retrieve::Hit;
 use super::{RunAsync, Stage};
 use crate::providers::ProviderError;
+use crate::telemetry::spans;
 use crate::vocab::{PriceTable, StageUsage};
 
 /// The answer to a refused query when `refusal_message` is not set.
@@ -94,16 +95,23 @@ impl RunAsync for GuardStage {
     }
 
     async fn run<'a>(&'a self, check: Check<'a>) -> Result<Guarded, ProviderError> {
-        match check {
-            Check::Query(text) => self.check(text, GuardSide::Query).await,
+        let guarded = match check {
+            Check::Query(text) => self.check(text, GuardSide::Query).await?,
             Check::Answer { text, hits } => {
                 let mut guarded = self.check(text, GuardSide::Answer).await?;
                 if guarded.refusal.is_none() && self.chain.applies_to(GuardSide::Answer) {
                     guarded.reasons.extend(self.mask_hits(hits));
                 }
-                Ok(guarded)
+                guarded
             }
-        }
+        };
+        let action = match (&guarded.refusal, guarded.reasons.is_empty()) {
+            (Some(_), _) => "blocked",
+            (None, false) => "masked",
+            (None, true) => "none",
+        };
+        spans::guarded(&tracing::Span::current(), action);
+        Ok(guarded)
     }
 }
 

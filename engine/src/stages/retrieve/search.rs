@@ -10,7 +10,7 @@ use crate::providers::ProviderError;
 use crate::providers::embed::Embedder;
 use crate::stages::Run;
 use crate::store::{Index, StoreError};
-use crate::telemetry::record;
+use crate::telemetry::{record, spans};
 use crate::vocab::Filter;
 
 /// One retrieved chunk, with the scores that ranked it.
@@ -70,6 +70,8 @@ pub enum RetrieveError {
 pub struct Search<'a> {
     /// The pipeline searching, for its metrics.
     pub pipeline: &'a str,
+    /// The index's name, for spans.
+    pub index_name: &'a str,
     pub index: &'a Index,
     pub embedder: &'a dyn Embedder,
     pub question: &'a str,
@@ -85,6 +87,11 @@ impl Run for RetrieveStage {
     type Input<'a> = Search<'a>;
     type Output = Retrieved;
     type Error = RetrieveError;
+
+    /// `retrieval {index}`.
+    fn span(&self, pipeline: &str, search: &Search<'_>) -> tracing::Span {
+        spans::retrieval(pipeline, search.index_name, search.limit)
+    }
 
     fn run(&self, search: Search<'_>) -> Result<Retrieved, RetrieveError> {
         let (fused, embedding_tokens) = self.search(&search, SearchMode::Hybrid)?;
@@ -116,6 +123,8 @@ impl Run for RetrieveStage {
                 vector_score: f.vector_score,
             });
         }
+        let found = hits.iter().map(|h| (h.document_id.as_str(), h.chunk_id, h.score));
+        spans::retrieved(&tracing::Span::current(), search.question, found);
         Ok(Retrieved {
             hits,
             embedding_tokens: embedding_tokens as u64,
@@ -139,35 +148,48 @@ impl RetrieveStage {
             question,
             filter,
             limit,
+            ..
         } = *s;
-        let part =
+        // Each search in its own span, timed as a stage of its own.
+        let part = |name: &'static str| {
+            let span = spans::part(name);
+            (span, Instant::now())
+        };
+        let done =
             |name: &'static str, started: Instant| record::stage(pipeline, name, started.elapsed().as_secs_f64());
         let candidates = self.candidates.max(limit);
-        let started = Instant::now();
         let keyword = match mode {
             SearchMode::Vector => Vec::new(),
-            _ => index.keyword_search(question, filter, candidates)?,
+            _ => {
+                let (span, started) = part("retrieve.keyword");
+                let hits = span.in_scope(|| index.keyword_search(question, filter, candidates))?;
+                done("retrieve.keyword", started);
+                hits
+            }
         };
-        part("retrieve.keyword", started);
         let (semantic, tokens) = match mode {
             SearchMode::Keyword => (Vec::new(), 0),
             _ => {
                 check_embedder(index, embedder)?;
+                let span = spans::embeddings(pipeline, "retrieve", embedder.id());
                 let started = Instant::now();
-                let embedded = embedder.embed(&[question])?;
+                let embedded = span.in_scope(|| embedder.embed(&[question]))?;
                 let seconds = started.elapsed().as_secs_f64();
+                spans::embedded(&span, embedded.tokens as u64);
+                drop(span);
                 record::embeddings(pipeline, embedder.id(), seconds, embedded.tokens as u64);
                 let vector = embedded
                     .vectors
                     .first()
                     .ok_or_else(|| ProviderError::Inference("the embedder returned no vector for the query".into()))?;
-                let started = Instant::now();
-                let hits = index.vector_search(vector, filter, candidates)?;
-                part("retrieve.vector", started);
+                let (span, started) = part("retrieve.vector");
+                let hits = span.in_scope(|| index.vector_search(vector, filter, candidates))?;
+                done("retrieve.vector", started);
                 (hits, embedded.tokens)
             }
         };
-        let started = Instant::now();
+        let (fusing, started) = part("retrieve.fusion");
+        let _entered = fusing.enter();
         let only = |list: &[(u32, f32)], keyword: bool| -> Vec<Fused> {
             list.iter()
                 .map(|&(chunk, s)| Fused {
@@ -184,7 +206,7 @@ impl RetrieveStage {
             SearchMode::Vector => only(&semantic, false),
         };
         fused.truncate(limit);
-        part("retrieve.fusion", started);
+        done("retrieve.fusion", started);
         Ok((fused, tokens))
     }
 }

@@ -19,6 +19,7 @@ use super::retrieve::Hit;
 use super::{CompileCx, Run, Stage};
 use crate::prompts::{Assignment, Prompt, PromptChoice, PromptFamily};
 use crate::script::{Script, ScriptError, to_dynamic};
+use crate::telemetry::spans;
 use crate::vocab::diagnostic::Diagnostic;
 
 /// Routing settings.
@@ -255,6 +256,19 @@ impl Run for RouteStage {
     type Error = RouteError;
 
     fn run(&self, (input, key): Self::Input<'_>) -> Result<Decision, RouteError> {
+        let decision = self.decide(input, key)?;
+        spans::routed(
+            &tracing::Span::current(),
+            &decision.model,
+            decision.chosen.as_str(),
+            &decision.prompt.id,
+        );
+        Ok(decision)
+    }
+}
+
+impl RouteStage {
+    fn decide(&self, input: &RouteInput, key: Option<&str>) -> Result<Decision, RouteError> {
         let Some(script) = &self.script else {
             return Ok(self.fallback("default route".to_owned(), Chosen::Default, key));
         };
@@ -267,9 +281,7 @@ impl Run for RouteStage {
             Err(e) => Err(e),
         }
     }
-}
 
-impl RouteStage {
     /// The default route; a version naming its own model is answered by that model.
     fn fallback(&self, reason: String, chosen: Chosen, key: Option<&str>) -> Decision {
         let (prompt, assignment) = self.default.prompt.pick(key);

@@ -14,6 +14,7 @@ use crate::providers::embed::{Embedder, Embeddings, model_files};
 use crate::providers::openai_http::OpenAiTarget;
 use crate::providers::resilience::RetryPolicy;
 use crate::stages::{Run, Stage};
+use crate::telemetry::spans;
 use crate::vocab::{PriceTable, StageUsage};
 
 /// Titan's default model id.
@@ -56,8 +57,15 @@ impl Run for EmbedSpec {
     type Output = Embeddings;
     type Error = ProviderError;
 
+    /// `embeddings {model}`, a GenAI client span.
+    fn span(&self, pipeline: &str, (embedder, _): &Self::Input<'_>) -> tracing::Span {
+        spans::embeddings(pipeline, "embed", embedder.id())
+    }
+
     fn run(&self, (embedder, texts): Self::Input<'_>) -> Result<Embeddings, ProviderError> {
-        embedder.embed(texts)
+        let embedded = embedder.embed(texts)?;
+        spans::embedded(&tracing::Span::current(), embedded.tokens as u64);
+        Ok(embedded)
     }
 }
 

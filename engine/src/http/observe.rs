@@ -1,17 +1,21 @@
-//! `GET /metrics` (Prometheus text format) and the middleware that measures every
-//! request: its duration by pipeline, endpoint (the route template) and status, and
-//! the `error.code` of an error response.
+//! The middleware that observes every request, and `GET /metrics`:
+//! - a span per request, joined to the caller's trace (`traceparent`), its trace id in
+//!   the `x-trace-id` response header and in every log line written while it runs;
+//! - its duration by pipeline, endpoint (the route template) and status, and the
+//!   `error.code` of an error response.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, AppState};
-use crate::telemetry::{self, record};
+use tracing::Instrument as _;
+
+use crate::telemetry::{self, TraceHeaders, record};
 
 /// The `error.code` of an error response, for its metric.
 #[derive(Debug, Clone, Copy)]
@@ -22,15 +26,30 @@ pub struct ErrorCode(pub &'static str);
 #[derive(Debug, Clone)]
 pub struct PipelineName(pub String);
 
-/// Measure one request.
+/// The response header that names the request's trace.
+pub const TRACE_ID_HEADER: &str = "x-trace-id";
+
+/// Trace and measure one request.
 pub async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let endpoint = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let trace = {
+        let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+        let headers = TraceHeaders {
+            traceparent: header("traceparent"),
+            tracestate: header("tracestate"),
+        };
+        telemetry::server_request(request.method().as_str(), &endpoint, headers)
+    };
     let named = pipeline_in_path(request.uri().path()).map(str::to_owned);
-    let response = next.run(request).await;
+    let mut response = next.run(request).instrument(trace.span.clone()).await;
+    telemetry::request_done(&trace.span, response.status().as_u16());
+    if let Ok(id) = HeaderValue::from_str(&trace.trace_id) {
+        response.headers_mut().insert(TRACE_ID_HEADER, id);
+    }
     let pipeline = named.or_else(|| response.extensions().get::<PipelineName>().map(|p| p.0.clone()));
     let snapshot = state.engine.snapshot();
     let pipeline = match pipeline.as_deref() {

@@ -1,0 +1,174 @@
+//! `ragline.yaml`: the server's own settings, beside `pipelines/` in the config
+//! directory. Optional: without it, traces follow the standard `OTEL_*` variables.
+//! `ragline serve` reads it at start; a change takes a restart.
+
+use std::path::Path;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::telemetry::OtlpSettings;
+use crate::vocab::{ConfigError, Diagnostic, from_yaml};
+
+/// The server config's file name in the config directory.
+pub const SERVER_FILE: &str = "ragline.yaml";
+
+/// The server's settings.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "ragline server")]
+pub struct ServerConfig {
+    /// Trace export over OTLP.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
+}
+
+/// Trace export. The standard variables apply to whatever is not set here:
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`),
+/// `OTEL_SERVICE_NAME`, `OTEL_SDK_DISABLED`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// OTLP/HTTP (protobuf) endpoint, as in `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// (`http://collector:4318`); spans go to `{endpoint}/v1/traces`. Unset: the
+    /// environment's, and without one no spans are exported.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub otlp_endpoint: Option<Spanned<String>>,
+    /// `service.name` of the spans (default: `OTEL_SERVICE_NAME`, else `ragline`).
+    #[serde(default)]
+    pub service_name: Option<String>,
+    /// The share of new traces recorded, from 0 to 1 (default 1). A request whose
+    /// caller's trace is sampled (`traceparent` flag 01) is always recorded.
+    #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    pub sample_ratio: Option<Spanned<f64>>,
+    /// Put the question, the prompt and the answer into spans (default false: spans
+    /// carry ids, scores, models and token counts, never text).
+    #[serde(default)]
+    pub capture_content: bool,
+    /// Longest one export may take, in milliseconds (default 5000). Exports run on
+    /// their own thread: a slow collector never slows a request.
+    #[serde(default)]
+    pub export_timeout_ms: Option<u64>,
+    /// Spans waiting for export at most (default 2048); more are dropped and counted
+    /// in `ragline_otel_spans_dropped_total`.
+    #[serde(default)]
+    pub max_queued_spans: Option<usize>,
+}
+
+/// The server's checked settings.
+#[derive(Debug, Clone, Default)]
+pub struct Server {
+    /// Where spans go; `None` when neither the file nor the environment names an
+    /// endpoint.
+    pub otlp: Option<OtlpSettings>,
+}
+
+impl Server {
+    /// Load `<config_dir>/ragline.yaml`, or the defaults when there is none.
+    ///
+    /// # Errors
+    /// Every problem in the file, located.
+    pub fn load(config_dir: &Path) -> Result<Server, ConfigError> {
+        let file = config_dir.join(SERVER_FILE);
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return ServerConfig::default().compile(&file),
+            Err(e) => return Err(Diagnostic::file(&file, format!("cannot read: {e}")).into()),
+        };
+        let raw: ServerConfig = from_yaml(&file, &text)?;
+        raw.compile(&file)
+    }
+}
+
+impl ServerConfig {
+    /// Check the settings.
+    ///
+    /// # Errors
+    /// Every problem, located in `file`.
+    pub fn compile(&self, file: &Path) -> Result<Server, ConfigError> {
+        let t = &self.telemetry;
+        let mut diagnostics = Vec::new();
+        if let Some(ratio) = &t.sample_ratio
+            && !(0.0..=1.0).contains(&ratio.value)
+        {
+            diagnostics.push(Diagnostic::spanned(
+                file,
+                ratio,
+                "telemetry.sample_ratio",
+                "sample_ratio must be between 0 and 1",
+            ));
+        }
+        let endpoint = t.otlp_endpoint.as_ref().map(|e| {
+            let url = e.value.trim().trim_end_matches('/');
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                diagnostics.push(Diagnostic::spanned(
+                    file,
+                    e,
+                    "telemetry.otlp_endpoint",
+                    "an OTLP/HTTP endpoint is an http:// or https:// URL, like http://127.0.0.1:4318",
+                ));
+            }
+            format!("{url}/v1/traces")
+        });
+        if !diagnostics.is_empty() {
+            return Err(diagnostics.into());
+        }
+        let export = endpoint.is_some() || OtlpSettings::endpoint_in_env();
+        let defaults = OtlpSettings::default();
+        let otlp = export.then(|| OtlpSettings {
+            traces_url: endpoint,
+            service_name: t.service_name.clone(),
+            sample_ratio: t.sample_ratio.as_ref().map_or(1.0, |r| r.value),
+            timeout: t.export_timeout_ms.map_or(defaults.timeout, Duration::from_millis),
+            max_queue: t.max_queued_spans.unwrap_or(defaults.max_queue).max(1),
+            capture_content: t.capture_content,
+            ..defaults
+        });
+        Ok(Server { otlp })
+    }
+}
+
+/// JSON Schema of `ragline.yaml`.
+pub fn schema() -> schemars::Schema {
+    schemars::schema_for!(ServerConfig)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile(yaml: &str) -> Result<Server, ConfigError> {
+        let file = Path::new("ragline.yaml");
+        let raw: ServerConfig = from_yaml(file, yaml)?;
+        raw.compile(file)
+    }
+
+    #[test]
+    fn an_endpoint_in_the_file_turns_export_on() {
+        let s = compile("telemetry:\n  otlp_endpoint: http://127.0.0.1:4318/\n  sample_ratio: 0.25\n").unwrap();
+        let otlp = s.otlp.unwrap();
+        assert_eq!(otlp.traces_url.as_deref(), Some("http://127.0.0.1:4318/v1/traces"));
+        assert!((otlp.sample_ratio - 0.25).abs() < 1e-9);
+        assert!(!otlp.capture_content);
+    }
+
+    #[test]
+    fn bad_values_are_located() {
+        let e = compile("telemetry:\n  otlp_endpoint: collector:4318\n  sample_ratio: 2\n").unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("ragline.yaml:2:18: telemetry.otlp_endpoint: an OTLP/HTTP endpoint"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ragline.yaml:3:17: telemetry.sample_ratio: sample_ratio must be between 0 and 1"),
+            "{text}"
+        );
+        let e = compile("telemetry:\n  otlp: x\n").unwrap_err().to_string();
+        assert!(e.contains("ragline.yaml:2:3"), "{e}");
+    }
+}
