@@ -8,6 +8,7 @@
 //! [`http`] serves it all. [`vocab`] is the vocabulary every layer shares.
 //! `ARCHITECTURE.md` walks through the modules in data-flow order.
 
+pub mod analytics;
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -2,7 +2,7 @@
 //! BEIR-layout dataset, indexed into a temporary index.
 
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -11,7 +11,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Cli;
 use crate::eval::{self, Dataset, EvalIndex, EvalReport};
+use crate::pipeline::{Engine, now_ms};
 use crate::stages::retrieve::SearchMode;
+use crate::store::analytics::EvalRecord;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -79,12 +81,36 @@ pub fn run(cli: &Cli, args: &EvalArgs) -> anyhow::Result<ExitCode> {
         }
         std::fs::write(out, format!("{json}\n")).with_context(|| format!("cannot write {}", out.display()))?;
     }
+    keep_latest(&engine, &report);
     if args.json {
         println!("{json}");
     } else {
         print_table(&report);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Keep the scores as the pipeline's latest evaluation, which `ragline analytics`
+/// reports beside the live figures.
+fn keep_latest(engine: &Engine, report: &EvalReport) {
+    let Some(log) = engine.resources.query_log() else {
+        return;
+    };
+    let dataset = Path::new(&report.dataset)
+        .file_name()
+        .map_or_else(|| report.dataset.clone(), |n| n.to_string_lossy().into_owned());
+    let record = EvalRecord {
+        pipeline: report.pipeline.clone(),
+        at_ms: now_ms(),
+        dataset,
+        mode: report.mode.clone(),
+        ndcg_at_10: report.ndcg_at_10,
+        recall_at_10: report.recall_at_10,
+        mrr_at_10: report.mrr_at_10,
+    };
+    if let Err(e) = log.put_eval(&record) {
+        eprintln!("warning: the evaluation is not kept for `ragline analytics`: {e}");
+    }
 }
 
 fn progress(len: usize, unit: &str, prefix: &str) -> ProgressBar {

@@ -1,5 +1,6 @@
 //! Command-line verbs. Each lives in its own file and returns an exit code.
 
+mod analytics;
 mod bench;
 mod bench_reload;
 mod eval;
@@ -70,6 +71,11 @@ pub enum Command {
     Prompts(prompts::PromptsArgs),
     /// Measure hot reload: save → served latency, and failed requests during reloads under load.
     BenchReload(bench_reload::BenchReloadArgs),
+    /// Report the query log: queries, latency, tokens, cost, blocks and feedback by
+    /// domain, model, prompt version or day.
+    Analytics(analytics::AnalyticsArgs),
+    /// Drift of the recent questions from a baseline: `status`, or `baseline` to save one.
+    Drift(analytics::DriftArgs),
 }
 
 /// `--log-format`.
@@ -113,6 +119,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Bench(args) => bench::run(&cli, args),
         Command::Prompts(args) => prompts::run(&cli, args),
         Command::BenchReload(args) => bench_reload::run(&cli, args),
+        Command::Analytics(args) => analytics::analytics(&cli, args),
+        Command::Drift(args) => analytics::drift(&cli, args),
     };
     match result {
         Ok(code) => code,

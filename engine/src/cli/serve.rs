@@ -11,16 +11,20 @@ use clap::Args;
 
 use super::Cli;
 use super::ingest::{ingest_pipeline, print_summary};
+use crate::analytics::service;
 use crate::config::server::Server;
 use crate::http::{self, HttpLimits};
 use crate::pipeline::Engine;
 use crate::prompts::stats::STATS_FILE;
 use crate::reload;
 use crate::telemetry::logs;
+use crate::telemetry::record;
 use crate::telemetry::{Exporting, Metrics};
 
 /// How often the server writes prompt statistics to the data dir (when they changed).
 const STATS_FLUSH: Duration = Duration::from_secs(2);
+/// How often the query log is pruned to its retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -66,16 +70,21 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ExitCode> {
             None
         }
     };
-    let served = serve(cli, args);
+    let served = serve(cli, args, &server);
     if let Some(exporting) = exporting {
         exporting.shutdown();
     }
     served
 }
 
-fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+fn serve(cli: &Cli, args: &ServeArgs, server: &Server) -> anyhow::Result<ExitCode> {
     // First, so the ingest below is counted too.
     let metrics = Metrics::install()?;
+    for (period, budget) in [("day", server.daily_budget_usd), ("month", server.monthly_budget_usd)] {
+        if let Some(usd) = budget {
+            record::budget(period, usd);
+        }
+    }
     let engine = Arc::new(cli.engine()?);
     let snapshot = engine.snapshot();
     for pipeline in snapshot.pipelines.values() {
@@ -108,6 +117,11 @@ fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.spawn(flush_stats(engine.clone(), stats_file.clone()));
+    runtime.spawn(watch_analytics(
+        engine.clone(),
+        server.retention_days,
+        server.drift_every,
+    ));
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -126,6 +140,36 @@ fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     })?;
     save_stats(&engine, &stats_file);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Assess every pipeline's drift every `drift_every` (which updates its metrics), and
+/// prune the query log to `retention_days` at start and hourly.
+async fn watch_analytics(engine: Arc<Engine>, retention_days: u32, drift_every: Duration) {
+    let mut drift = tokio::time::interval(drift_every);
+    let mut prune = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        let engine = engine.clone();
+        tokio::select! {
+            _ = drift.tick() => {
+                let _ = tokio::task::spawn_blocking(move || {
+                    for p in engine.snapshot().pipelines.values() {
+                        if let Err(e) = service::drift(p) {
+                            tracing::debug!(pipeline = %p.spec.name, error = %e, "drift not assessed");
+                        }
+                    }
+                })
+                .await;
+            }
+            _ = prune.tick() => {
+                let _ = tokio::task::spawn_blocking(move || match service::prune(&engine.resources, retention_days) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(queries = n, retention_days, "pruned the query log"),
+                    Err(e) => tracing::warn!(error = %e, "cannot prune the query log"),
+                })
+                .await;
+            }
+        }
+    }
 }
 
 /// Write the prompt statistics every [`STATS_FLUSH`] while they change.

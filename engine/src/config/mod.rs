@@ -2,6 +2,7 @@
 //! them into a [`PipelineSpec`] and reports every problem at once with
 //! `file:line:col: key.path: message`.
 
+pub mod drift;
 pub mod server;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use self::drift::{DriftConfig, DriftSpec};
 use crate::stages::CompileCx;
 use crate::stages::Stage;
 use crate::stages::generate::{GenerateConfig, GenerateStage};
@@ -50,6 +52,9 @@ pub struct PipelineConfig {
     /// Amazon Bedrock Guardrails.
     #[serde(default)]
     pub guardrails: GuardrailsConfig,
+    /// Drift detection: recent questions against a baseline (see `docs/telemetry.md`).
+    #[serde(default)]
+    pub drift: DriftConfig,
 }
 
 /// A checked pipeline: every reference resolved, every value in range. Holds no
@@ -65,6 +70,7 @@ pub struct PipelineSpec {
     pub route: RouteStage,
     pub generate: GenerateStage,
     pub guardrails: GuardStage,
+    pub drift: DriftSpec,
     /// The price table the pipeline's costs are computed with (`pricing.yaml`).
     pub pricing: Arc<PriceTable>,
 }
@@ -194,6 +200,7 @@ impl PipelineConfig {
         let model_names: Vec<&str> = self.generate.models.keys().map(String::as_str).collect();
         let route = self.route.compile(&mut cx, &model_names);
         let guardrails = self.guardrails.compile(&mut cx);
+        let drift = self.drift.compile(&mut cx);
         match route {
             Some(route) if cx.diagnostics.is_empty() => Ok(PipelineSpec {
                 name: self.name.value.clone(),
@@ -205,6 +212,7 @@ impl PipelineConfig {
                 route,
                 generate,
                 guardrails,
+                drift,
                 pricing: pricing.clone(),
             }),
             _ => Err(cx.diagnostics.into()),

@@ -1,5 +1,6 @@
 //! `ragline.yaml`: the server's own settings, beside `pipelines/` in the config
-//! directory. Optional: without it, traces follow the standard `OTEL_*` variables.
+//! directory: trace export, the query log, budgets. Optional: without it, traces follow
+//! the standard `OTEL_*` variables and the query log keeps 30 days.
 //! `ragline serve` reads it at start; a change takes a restart.
 
 use std::path::Path;
@@ -23,6 +24,42 @@ pub struct ServerConfig {
     /// Trace export over OTLP.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// The query log behind `/v1/analytics` and drift.
+    #[serde(default)]
+    pub analytics: AnalyticsConfig,
+    /// Spend budgets, exported as `ragline_budget_usd` for the budget alerts.
+    #[serde(default)]
+    pub budgets: BudgetsConfig,
+}
+
+/// The query log.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsConfig {
+    /// Days a query's record (and its embedding) is kept (default 30, 1 to 3650).
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub retention_days: Option<Spanned<u32>>,
+    /// Seconds between drift assessments of every pipeline, which update the
+    /// `ragline_drift_*` metrics (default 60, at least 1).
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub drift_every_s: Option<Spanned<u64>>,
+}
+
+/// Spend budgets in USD; the Prometheus alerts in `k8s/monitoring/` compare the spend
+/// with them.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetsConfig {
+    /// Spend of all pipelines per 24 hours.
+    #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    pub daily_usd: Option<Spanned<f64>>,
+    /// Spend of all pipelines per 30 days.
+    #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    pub monthly_usd: Option<Spanned<f64>>,
 }
 
 /// Trace export. The standard variables apply to whatever is not set here:
@@ -60,11 +97,27 @@ pub struct TelemetryConfig {
 }
 
 /// The server's checked settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Server {
     /// Where spans go; `None` when neither the file nor the environment names an
     /// endpoint.
     pub otlp: Option<OtlpSettings>,
+    pub retention_days: u32,
+    pub drift_every: Duration,
+    pub daily_budget_usd: Option<f64>,
+    pub monthly_budget_usd: Option<f64>,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            otlp: None,
+            retention_days: 30,
+            drift_every: Duration::from_secs(60),
+            daily_budget_usd: None,
+            monthly_budget_usd: None,
+        }
+    }
 }
 
 impl Server {
@@ -114,21 +167,67 @@ impl ServerConfig {
             }
             format!("{url}/v1/traces")
         });
+        let a = &self.analytics;
+        if let Some(days) = &a.retention_days
+            && !(1..=3650).contains(&days.value)
+        {
+            diagnostics.push(Diagnostic::spanned(
+                file,
+                days,
+                "analytics.retention_days",
+                "retention_days must be between 1 and 3650",
+            ));
+        }
+        if let Some(every) = &a.drift_every_s
+            && every.value == 0
+        {
+            diagnostics.push(Diagnostic::spanned(
+                file,
+                every,
+                "analytics.drift_every_s",
+                "drift_every_s must be at least 1",
+            ));
+        }
+        for (budget, key) in [
+            (&self.budgets.daily_usd, "daily_usd"),
+            (&self.budgets.monthly_usd, "monthly_usd"),
+        ] {
+            if let Some(b) = budget
+                && !(b.value.is_finite() && b.value > 0.0)
+            {
+                diagnostics.push(Diagnostic::spanned(
+                    file,
+                    b,
+                    format!("budgets.{key}"),
+                    "a budget is a number of USD above 0",
+                ));
+            }
+        }
         if !diagnostics.is_empty() {
             return Err(diagnostics.into());
         }
         let export = endpoint.is_some() || OtlpSettings::endpoint_in_env();
-        let defaults = OtlpSettings::default();
+        let otlp_defaults = OtlpSettings::default();
         let otlp = export.then(|| OtlpSettings {
             traces_url: endpoint,
             service_name: t.service_name.clone(),
             sample_ratio: t.sample_ratio.as_ref().map_or(1.0, |r| r.value),
-            timeout: t.export_timeout_ms.map_or(defaults.timeout, Duration::from_millis),
-            max_queue: t.max_queued_spans.unwrap_or(defaults.max_queue).max(1),
+            timeout: t.export_timeout_ms.map_or(otlp_defaults.timeout, Duration::from_millis),
+            max_queue: t.max_queued_spans.unwrap_or(otlp_defaults.max_queue).max(1),
             capture_content: t.capture_content,
-            ..defaults
+            ..otlp_defaults
         });
-        Ok(Server { otlp })
+        let defaults = Server::default();
+        Ok(Server {
+            otlp,
+            retention_days: a.retention_days.as_ref().map_or(defaults.retention_days, |d| d.value),
+            drift_every: a
+                .drift_every_s
+                .as_ref()
+                .map_or(defaults.drift_every, |s| Duration::from_secs(s.value)),
+            daily_budget_usd: self.budgets.daily_usd.as_ref().map(|b| b.value),
+            monthly_budget_usd: self.budgets.monthly_usd.as_ref().map(|b| b.value),
+        })
     }
 }
 
@@ -170,5 +269,13 @@ mod tests {
         );
         let e = compile("telemetry:\n  otlp: x\n").unwrap_err().to_string();
         assert!(e.contains("ragline.yaml:2:3"), "{e}");
+        let e = compile("analytics:\n  retention_days: 0\nbudgets:\n  daily_usd: -5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ragline.yaml:2:19: analytics.retention_days"), "{e}");
+        assert!(
+            e.contains("ragline.yaml:4:14: budgets.daily_usd: a budget is a number of USD above 0"),
+            "{e}"
+        );
     }
 }

@@ -190,7 +190,7 @@ impl EvalIndex {
         depth: usize,
     ) -> Result<QueryRun, EvalError> {
         let started = Instant::now();
-        let (fused, _) = self
+        let fused = self
             .pipeline
             .spec
             .retrieve
@@ -209,7 +209,8 @@ impl EvalIndex {
             .map_err(|source| EvalError::Query {
                 query: query.id.clone(),
                 source: Box::new(source),
-            })?;
+            })?
+            .fused;
         let ids: Vec<u32> = fused.iter().map(|f| f.chunk).collect();
         let doc_of: HashMap<u32, String> = index.chunks(&ids)?.into_iter().map(|c| (c.id, c.doc_id)).collect();
         let mut best: HashMap<&str, f32> = HashMap::new();

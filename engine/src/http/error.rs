@@ -9,6 +9,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::observe::ErrorCode;
+use crate::analytics::drift::DriftError;
+use crate::analytics::service::AnalyticsError;
 use crate::pipeline::QueryError;
 use crate::pipeline::ingest::IngestError;
 use crate::providers::ProviderError;
@@ -151,6 +153,27 @@ fn store_error(e: &DocStoreError, message: String) -> ApiError {
 }
 
 /// A worker thread that panicked or was cancelled.
+impl From<AnalyticsError> for ApiError {
+    fn from(e: AnalyticsError) -> Self {
+        let e = match e {
+            AnalyticsError::Embedder(p) => return p.into(),
+            other => other,
+        };
+        let (status, code) = match &e {
+            AnalyticsError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "analytics_unavailable"),
+            AnalyticsError::AnswerNotFound { .. } => (StatusCode::NOT_FOUND, "answer_not_found"),
+            AnalyticsError::CommentTooLong(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AnalyticsError::Drift(DriftError::NoSnapshot(_)) => (StatusCode::CONFLICT, "no_baseline"),
+            AnalyticsError::Drift(DriftError::Period(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "invalid_config"),
+            AnalyticsError::Store(_) | AnalyticsError::Drift(DriftError::Store(_)) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "store")
+            }
+            AnalyticsError::Embedder(_) => (StatusCode::SERVICE_UNAVAILABLE, "model_unavailable"),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
 impl From<tokio::task::JoinError> for ApiError {
     fn from(e: tokio::task::JoinError) -> Self {
         ApiError::internal(format!("a worker stopped: {e}"))

@@ -1,6 +1,7 @@
 //! HTTP surface (the only module that knows axum). Routes are fixed; each handler
 //! resolves its pipeline in the current snapshot, so a reload never rebuilds the router.
 
+mod analytics;
 mod documents;
 mod error;
 mod observe;
@@ -73,6 +74,9 @@ pub fn router(engine: Arc<Engine>, limits: HttpLimits, metrics: Option<Metrics>)
         )
         .route("/v1/pipelines/{name}/documents/{id}", delete(documents::remove))
         .route("/v1/pipelines/{name}/sync", post(sync::run))
+        .route("/v1/pipelines/{name}/feedback", post(analytics::feedback))
+        .route("/v1/analytics", get(analytics::report))
+        .route("/v1/analytics/drift", get(analytics::drift))
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/models", get(openai::list_models))
         .route("/v1/models/{model}", get(openai::get_model))

@@ -20,6 +20,9 @@ use utoipa::OpenApi;
         super::openai::list_models,
         super::openai::get_model,
         super::observe::render,
+        super::analytics::feedback,
+        super::analytics::report,
+        super::analytics::drift,
     )
 )]
 struct ApiDoc;
@@ -56,6 +59,9 @@ mod tests {
             "UploadResponse",
             "SyncReport",
             "PipelineList",
+            "AnalyticsReport",
+            "DriftList",
+            "FeedbackRequest",
         ] {
             assert!(schemas.contains_key(name), "{name} is missing");
         }

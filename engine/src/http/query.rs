@@ -24,7 +24,7 @@ use crate::pipeline::{QueryError, QueryEvent, QueryStream};
     responses(
         (status = 200, description = "Answer with sources, route and usage. With `\"stream\": true`, \
             `text/event-stream` instead: one `route` event (RouteInfo), `delta` events (`{\"text\"}`, in order), \
-            then `sources` (Source[]), `usage` (Usage) and `done` (`{pipeline, answer, route, latency_ms}`); \
+            then `sources` (Source[]), `usage` (Usage) and `done` (`{id, pipeline, answer, route, guardrail, latency_ms}`); \
             or an `error` event (`{\"error\": {code, message}}`) if the model fails part-way",
             content((QueryResponse = "application/json"), (String = "text/event-stream"))),
         (status = 400, description = "Empty or too long query, bad filter", body = super::error::ErrorBody),
@@ -69,6 +69,7 @@ fn sse(name: String, events: QueryStream) -> Sse<impl Stream<Item = Result<Event
                     json_event(
                         "done",
                         &serde_json::json!({
+                            "id": response.id,
                             "pipeline": response.pipeline,
                             "answer": response.answer,
                             "route": response.route,

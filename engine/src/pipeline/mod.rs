@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 pub use engine::{Engine, ReloadOutcome};
 pub use prompt_listing::{PromptInfo, PromptVersionInfo, VersionUsage};
-pub use query::{Answer, FallbackInfo, Query, QueryError, QueryEvent, QueryStream, RouteInfo};
+pub use query::{Answer, FallbackInfo, Query, QueryError, QueryEvent, QueryStream, RouteInfo, now_ms};
 pub use reload_status::{ReloadFailure, ReloadState, ReloadStatus};
 pub use resources::Resources;
 
@@ -29,6 +29,7 @@ use crate::providers::ProviderError;
 use crate::providers::docstore::DocStore;
 use crate::providers::embed::Embedder;
 use crate::stages::ingest::sources::IngestInput;
+use crate::store::analytics::QueryLog;
 use crate::store::{Index, IndexOptions, StoreError};
 use crate::vocab::{ConfigError, Diagnostic};
 
@@ -42,6 +43,11 @@ impl Pipeline {
     /// A pipeline over `resources` (e.g. a temporary index for an evaluation).
     pub fn new(spec: PipelineSpec, resources: Arc<Resources>) -> Pipeline {
         Pipeline { spec, resources }
+    }
+
+    /// The query log its answers go to, when it could be opened.
+    pub fn query_log(&self) -> Option<&Arc<QueryLog>> {
+        self.resources.query_log()
     }
 
     /// The pipeline's index.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::prompts::PromptStats;
 use crate::providers::ProviderError;
@@ -12,6 +12,7 @@ use crate::providers::embed::Embedder;
 use crate::stages::guard::GuardCounters;
 use crate::stages::ingest::embed::EmbedSpec;
 use crate::stages::ingest::embed::cached::CachedEmbedder;
+use crate::store::analytics::QueryLog;
 use crate::store::{EmbeddingCache, Index, IndexOptions, StoreError};
 
 /// Open indexes and loaded embedders, opened on first use and kept.
@@ -28,6 +29,9 @@ pub struct Resources {
     pub docstores: StoreCache,
     /// What each prompt version served; outlives reloads.
     pub stats: PromptStats,
+    /// The query log (`data_dir/analytics`), opened on first use; `None` after it
+    /// failed to open (logged once).
+    query_log: OnceLock<Option<Arc<QueryLog>>>,
 }
 
 impl Resources {
@@ -50,7 +54,21 @@ impl Resources {
             guard_counts: GuardCounters::default(),
             docstores: StoreCache::default(),
             stats: PromptStats::default(),
+            query_log: OnceLock::new(),
         }
+    }
+
+    /// The query log, opened on first use. When it cannot be opened, queries are
+    /// answered but not logged (warned once).
+    pub fn query_log(&self) -> Option<&Arc<QueryLog>> {
+        self.query_log
+            .get_or_init(|| {
+                let dir = self.data_dir.join("analytics");
+                QueryLog::open(&dir)
+                    .inspect_err(|e| tracing::warn!(dir = %dir.display(), error = %e, "query log unavailable; queries are not logged"))
+                    .ok()
+            })
+            .as_ref()
     }
 
     /// Where the indexes live.

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod analytics;
 mod bm25;
 mod embed_cache;
 mod facets;

@@ -5,9 +5,9 @@ use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::record::{
-    FALLBACKS, GEN_AI_DURATION, GEN_AI_TOKENS, GUARDRAIL_INTERVENTIONS, HTTP_ERRORS, HTTP_REQUEST_DURATION,
-    INDEX_CHUNKS, INDEX_DOCUMENTS, INGEST_FILES, PROVIDER_RETRIES, QUERY_COST, RELOADS, ROUTE_DECISIONS, SPANS_DROPPED,
-    STAGE_DURATION,
+    BUDGET, DRIFT_SCORE, DRIFT_THRESHOLD, DRIFT_WINDOW, FALLBACKS, FEEDBACK, GEN_AI_DURATION, GEN_AI_TOKENS,
+    GUARDRAIL_INTERVENTIONS, HTTP_ERRORS, HTTP_REQUEST_DURATION, INDEX_CHUNKS, INDEX_DOCUMENTS, INGEST_FILES,
+    PROVIDER_RETRIES, QUERY_COST, RELOADS, ROUTE_DECISIONS, SPANS_DROPPED, STAGE_DURATION,
 };
 
 /// Request and stage durations, in seconds: half a millisecond (a cached or keyword-only
@@ -123,6 +123,17 @@ fn describe() {
     describe_gauge!(INDEX_CHUNKS, "Chunks in an index.");
     describe_counter!(INGEST_FILES, "Files ingested, by pipeline and outcome.");
     describe_counter!(SPANS_DROPPED, "Trace spans dropped instead of exported, by reason.");
+    describe_counter!(FEEDBACK, "Answer feedback by pipeline and rating.");
+    describe_gauge!(
+        DRIFT_SCORE,
+        "Drift score of the latest assessment, by pipeline and signal."
+    );
+    describe_gauge!(
+        DRIFT_THRESHOLD,
+        "Drift threshold (drift when the score is above), by pipeline and signal."
+    );
+    describe_gauge!(DRIFT_WINDOW, "Queries in each drift window, by pipeline.");
+    describe_gauge!(BUDGET, "Configured spend budget in USD, by period.");
 }
 
 #[cfg(test)]

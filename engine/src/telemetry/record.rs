@@ -38,6 +38,16 @@ pub const RELOADS: &str = "ragline_config_reloads_total";
 pub const INDEX_DOCUMENTS: &str = "ragline_index_documents";
 /// Chunks in an index, as of the latest scrape.
 pub const INDEX_CHUNKS: &str = "ragline_index_chunks";
+/// Feedback by pipeline and rating (`up`, `down`).
+pub const FEEDBACK: &str = "ragline_feedback_total";
+/// A drift signal's score on the latest assessment, by pipeline and signal.
+pub const DRIFT_SCORE: &str = "ragline_drift_score";
+/// The threshold the score is drift above, by pipeline and signal.
+pub const DRIFT_THRESHOLD: &str = "ragline_drift_threshold";
+/// Queries in each drift window (`recent`, `baseline`), by pipeline.
+pub const DRIFT_WINDOW: &str = "ragline_drift_window_queries";
+/// A configured spend budget in USD, by period (`day`, `month`).
+pub const BUDGET: &str = "ragline_budget_usd";
 /// Spans dropped instead of exported, by reason (`queue_full`, `export_failed`).
 pub const SPANS_DROPPED: &str = "ragline_otel_spans_dropped_total";
 /// Files an ingest batch handled, by pipeline and outcome (`ingested`, `unchanged`, or
@@ -147,6 +157,26 @@ pub fn reload(ok: bool) {
 pub fn index_size(index: &str, documents: u64, chunks: u64) {
     gauge!(INDEX_DOCUMENTS, "index" => index.to_owned()).set(documents as f64);
     gauge!(INDEX_CHUNKS, "index" => index.to_owned()).set(chunks as f64);
+}
+
+pub fn feedback(pipeline: &str, rating: &'static str) {
+    counter!(FEEDBACK, "pipeline" => pipeline.to_owned(), "rating" => rating).increment(1);
+}
+
+/// One drift assessment: the window sizes, and each signal's score and threshold
+/// (`None` while a window is too small: the old scores are removed).
+pub fn drift(pipeline: &str, recent: usize, baseline: usize, signals: Option<&[(&'static str, f64, f64)]>) {
+    for (window, n) in [("recent", recent), ("baseline", baseline)] {
+        gauge!(DRIFT_WINDOW, "pipeline" => pipeline.to_owned(), "window" => window).set(n as f64);
+    }
+    for &(signal, score, threshold) in signals.unwrap_or_default() {
+        gauge!(DRIFT_SCORE, "pipeline" => pipeline.to_owned(), "signal" => signal).set(score);
+        gauge!(DRIFT_THRESHOLD, "pipeline" => pipeline.to_owned(), "signal" => signal).set(threshold);
+    }
+}
+
+pub fn budget(period: &'static str, usd: f64) {
+    gauge!(BUDGET, "period" => period).set(usd);
 }
 
 pub fn spans_dropped(reason: &'static str, spans: u64) {

@@ -6,6 +6,7 @@ pub mod diagnostic;
 pub mod ids;
 pub mod metadata;
 pub mod pricing;
+pub mod time;
 pub mod usage;
 pub mod yaml;
 

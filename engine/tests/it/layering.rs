@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["cli"],
     &["bench", "http", "reload"],
-    &["eval", "sync"],
+    &["analytics", "eval", "sync"],
     &["pipeline"],
     &["config"],
     &["stages"],

@@ -158,6 +158,8 @@ pub struct CompletionUsage {
 /// What a ragline answer carries beyond the OpenAI shape.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RaglineExtension {
+    /// The answer's id, for `POST /v1/pipelines/{name}/feedback`.
+    pub answer_id: String,
     pub pipeline: String,
     /// The retrieved chunks the answer cites as `[n]`.
     pub sources: Vec<Source>,
@@ -245,6 +247,7 @@ impl From<&Answer> for CompletionUsage {
 impl From<&Answer> for RaglineExtension {
     fn from(a: &Answer) -> Self {
         Self {
+            answer_id: a.id.clone(),
             pipeline: a.pipeline.clone(),
             sources: a.sources.iter().map(Source::from).collect(),
             route: RouteInfo::from(&a.route),

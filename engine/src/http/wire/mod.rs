@@ -2,6 +2,7 @@
 //! schema. The core types carry no HTTP concern; each body here is built from them
 //! (or turned into them) at the edge, so the JSON a client sees is defined in one place.
 
+mod analytics;
 mod answer;
 mod documents;
 mod guard;
@@ -9,6 +10,10 @@ mod listing;
 mod query;
 mod sync;
 
+pub use analytics::{
+    AnalyticsGroup, AnalyticsParams, AnalyticsReport, DriftList, DriftParams, DriftSignal, DriftStatus, EvalSummary,
+    FeedbackRequest, FeedbackResponse, RatingDto,
+};
 pub use answer::{Assignment, FallbackInfo, PromptVersion, RouteInfo, Source, StageUsage, Usage};
 pub use documents::{DocumentInfo, DocumentList, FileResult, FileStatus, UploadResponse};
 pub use guard::{GuardAction, GuardReason, GuardSide, GuardrailReport, InterventionCounts};

@@ -73,6 +73,8 @@ impl QueryRequest {
 /// An answer with the sources it came from.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct QueryResponse {
+    /// The answer's id, for `POST /v1/pipelines/{name}/feedback`.
+    pub id: String,
     pub pipeline: String,
     pub answer: String,
     pub sources: Vec<Source>,
@@ -86,6 +88,7 @@ pub struct QueryResponse {
 impl From<&Answer> for QueryResponse {
     fn from(a: &Answer) -> Self {
         Self {
+            id: a.id.clone(),
             pipeline: a.pipeline.clone(),
             answer: a.text.clone(),
             sources: a.sources.iter().map(Source::from).collect(),

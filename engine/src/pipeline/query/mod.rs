@@ -2,11 +2,13 @@
 //! ([`Answer`]) and why a query fails ([`QueryError`]). `run` is the executor,
 //! `stream` its streaming form.
 
+mod done;
 mod run;
 mod stream;
 
 use std::collections::BTreeMap;
 
+pub use self::done::now_ms;
 pub use self::stream::{QueryEvent, QueryStream};
 use crate::prompts::{Assignment, PromptVersion, RenderError};
 use crate::providers::ProviderError;
@@ -65,6 +67,8 @@ impl Query {
 /// An answer with the sources it came from.
 #[derive(Debug, Clone)]
 pub struct Answer {
+    /// The answer's id: feedback names it.
+    pub id: String,
     pub pipeline: String,
     pub text: String,
     pub sources: Vec<Hit>,

@@ -10,14 +10,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::done::answer_id;
 use super::{Answer, FallbackInfo, MAX_QUERY_CHARS, Query, QueryError, RouteInfo};
 use crate::pipeline::Pipeline;
 use crate::pipeline::step::{elapsed_ms, step, step_async};
-use crate::prompts::stats::Served;
 use crate::providers::llm::Fallback;
 use crate::stages::generate::{Call, Generated};
-use crate::stages::guard::{Check, GuardAction, GuardrailReport};
-use crate::stages::retrieve::{Hit, Retrieved, Search};
+use crate::stages::guard::{Check, GuardrailReport};
+use crate::stages::retrieve::{Hit, Probe, Retrieved, Search};
 use crate::stages::route::{Decision, RouteInput};
 use crate::telemetry::{self, record};
 use crate::vocab::metadata::FILTER_FIELDS;
@@ -37,12 +37,23 @@ pub(super) struct Question {
     pub session: String,
 }
 
+/// Who asked what, as the answer is counted and logged (never the text).
+pub(super) struct Asked {
+    /// The answer's id.
+    pub id: String,
+    pub session: String,
+    /// The domains the query was restricted to.
+    pub domains: Vec<String>,
+    /// The domain its cost counts under (see [`Pipeline::domain_label`]).
+    pub domain: String,
+    /// The query's embedding, when retrieval made one.
+    pub probe: Option<Probe>,
+}
+
 /// A query after every stage before generation.
 pub(super) struct Ready {
     started: Instant,
-    /// The domain the query's cost counts under (see [`Pipeline::domain_label`]).
-    domain: String,
-    session: String,
+    asked: Asked,
     report: GuardrailReport,
     usage: Usage,
     pub hits: Vec<Hit>,
@@ -114,8 +125,16 @@ impl Pipeline {
         let admitted = step_async(&self.spec.name, guard, Check::Query(&q.text)).await?;
         usage.extend(guard.usage("guardrail_input", admitted.units, prices));
         report.extend(admitted.reasons);
+        let mut asked = Asked {
+            id: answer_id(),
+            session: q.session.clone(),
+            domains: q.filter.fields.get("domain").cloned().unwrap_or_default(),
+            domain: self.domain_label(&q.filter),
+            probe: None,
+        };
         if let Some(refusal) = admitted.refusal {
             let answer = Answer {
+                id: asked.id.clone(),
                 pipeline: self.spec.name.clone(),
                 text: refusal,
                 sources: Vec::new(),
@@ -124,20 +143,28 @@ impl Pipeline {
                 latency_ms: elapsed_ms(started),
                 guardrail: report,
             };
-            return Ok(Prepared::Answered(Box::new(self.done(answer, &q.session, false))));
+            return Ok(Prepared::Answered(Box::new(self.done(answer, &asked, false))));
         }
         q.text = admitted.text;
 
         let this = self.clone();
         let (routed, q) = blocking(move || (this.retrieve_and_route(&q), q)).await?;
-        let (Retrieved { hits, embedding_tokens }, _, decision) = routed?;
+        let (
+            Retrieved {
+                hits,
+                embedding_tokens,
+                probe,
+            },
+            _,
+            decision,
+        ) = routed?;
+        asked.probe = probe;
         usage.add(self.spec.ingest.embed.usage("retrieve", embedding_tokens, prices));
         record::route_decision(&self.spec.name, &decision.model, decision.chosen.as_str());
         let call = self.spec.generate.prepare(&self.spec.name, &decision, &q.text, &hits)?;
         Ok(Prepared::Ready(Box::new(Ready {
             started,
-            domain: self.domain_label(&q.filter),
-            session: q.session,
+            asked,
             report,
             usage,
             hits,
@@ -152,8 +179,7 @@ impl Pipeline {
         let route = ready.route(generated.fallback.as_ref());
         let Ready {
             started,
-            domain,
-            session,
+            asked,
             mut report,
             mut usage,
             mut hits,
@@ -176,8 +202,9 @@ impl Pipeline {
             }
             None => checked.text,
         };
-        record::query_cost(&self.spec.name, &route.model, &domain, usage.cost_usd);
+        record::query_cost(&self.spec.name, &route.model, &asked.domain, usage.cost_usd);
         let answer = Answer {
+            id: asked.id.clone(),
             pipeline: self.spec.name.clone(),
             text,
             sources: hits,
@@ -186,7 +213,7 @@ impl Pipeline {
             latency_ms: elapsed_ms(started),
             guardrail: report,
         };
-        Ok(self.done(answer, &session, true))
+        Ok(self.done(answer, &asked, true))
     }
 
     /// The model call's metrics: its duration and tokens, and a fallback if one answered.
@@ -300,56 +327,6 @@ impl Pipeline {
         );
         let decision = step(&self.spec.name, &self.spec.route, (&input, q.sticky.as_deref()))?;
         Ok((retrieved, input, decision))
-    }
-
-    /// Count an answer and log it: the guards' interventions (never the text), the
-    /// prompt version's statistics (when a prompt was used), one line per answer.
-    pub(super) fn done(&self, answer: Answer, session: &str, prompted: bool) -> Answer {
-        let (name, resources) = (&self.spec.name, &self.resources);
-        let report = &answer.guardrail;
-        if !self.spec.guardrails.chain.is_empty() {
-            resources.guard_counts.record(name, report.action);
-        }
-        for r in &report.reasons {
-            record::guardrail_intervention(name, &r.guard, r.on.as_str(), r.action.as_str(), r.count);
-        }
-        if report.action != GuardAction::None {
-            let reasons: Vec<String> = report
-                .reasons
-                .iter()
-                .map(|r| format!("{}:{}:{}", r.guard, r.on.as_str(), r.what))
-                .collect();
-            tracing::info!(pipeline = %name, action = report.action.as_str(), reasons = %reasons.join(", "), "guardrail intervened");
-        }
-        let (route, usage) = (&answer.route, &answer.usage);
-        if prompted {
-            resources.stats.record(
-                name,
-                &route.prompt_version,
-                &Served {
-                    input_tokens: usage.input_tokens,
-                    output_tokens: usage.output_tokens,
-                    embedding_tokens: usage.embedding_tokens,
-                    cost_usd: usage.cost_usd,
-                    latency_ms: answer.latency_ms,
-                },
-            );
-        }
-        tracing::info!(
-            pipeline = %name,
-            session = %session,
-            sources = answer.sources.len(),
-            model = %route.model,
-            prompt = %route.prompt_version,
-            assignment = route.assignment.as_str(),
-            guardrail = report.action.as_str(),
-            input_tokens = usage.input_tokens,
-            output_tokens = usage.output_tokens,
-            cost_usd = usage.cost_usd,
-            latency_ms = answer.latency_ms,
-            "query answered"
-        );
-        answer
     }
 }
 

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use self::fusion::{Fusion, FusionMethod, Normalization};
-pub use self::search::{Hit, RetrieveError, Retrieved, Search};
+pub use self::search::{Hit, Probe, RetrieveError, Retrieved, Search, Searched};
 use super::Stage;
 use crate::store::Stemming;
 use crate::vocab::Filter;

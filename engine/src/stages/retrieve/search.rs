@@ -52,6 +52,27 @@ pub struct Retrieved {
     pub hits: Vec<Hit>,
     /// Tokens the query embedding cost.
     pub embedding_tokens: u64,
+    /// The query's embedding and how close the index came to it, when a vector search
+    /// ran (for drift and coverage).
+    pub probe: Option<Probe>,
+}
+
+/// A query's embedding, and the similarity of its nearest chunk (passing the filter).
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// The embedder's id (`local/all-MiniLM-L6-v2`).
+    pub embedder: String,
+    pub vector: Vec<f32>,
+    /// The best vector similarity among the candidates; `None` when nothing matched.
+    pub best_similarity: Option<f32>,
+}
+
+/// What the searches found: fused, best first; and the tokens the query embedding cost.
+#[derive(Debug)]
+pub struct Searched {
+    pub fused: Vec<Fused>,
+    pub tokens: usize,
+    pub probe: Option<Probe>,
 }
 
 /// Why a search failed.
@@ -94,7 +115,7 @@ impl Run for RetrieveStage {
     }
 
     fn run(&self, search: Search<'_>) -> Result<Retrieved, RetrieveError> {
-        let (fused, embedding_tokens) = self.search(&search, SearchMode::Hybrid)?;
+        let Searched { fused, tokens, probe } = self.search(&search, SearchMode::Hybrid)?;
         let index = search.index;
         let ids: Vec<u32> = fused.iter().map(|f| f.chunk).collect();
         let chunks: HashMap<u32, _> = index.chunks(&ids)?.into_iter().map(|c| (c.id, c)).collect();
@@ -127,7 +148,8 @@ impl Run for RetrieveStage {
         spans::retrieved(&tracing::Span::current(), search.question, found);
         Ok(Retrieved {
             hits,
-            embedding_tokens: embedding_tokens as u64,
+            embedding_tokens: tokens as u64,
+            probe,
         })
     }
 }
@@ -140,7 +162,7 @@ impl RetrieveStage {
     /// # Errors
     /// Store and embedder failures; [`StoreError::EmbedderMismatch`] when the index was
     /// built by another embedder or dimension.
-    pub fn search(&self, s: &Search<'_>, mode: SearchMode) -> Result<(Vec<Fused>, usize), RetrieveError> {
+    pub fn search(&self, s: &Search<'_>, mode: SearchMode) -> Result<Searched, RetrieveError> {
         let Search {
             pipeline,
             index,
@@ -167,8 +189,8 @@ impl RetrieveStage {
                 hits
             }
         };
-        let (semantic, tokens) = match mode {
-            SearchMode::Keyword => (Vec::new(), 0),
+        let (semantic, tokens, probe) = match mode {
+            SearchMode::Keyword => (Vec::new(), 0, None),
             _ => {
                 check_embedder(index, embedder)?;
                 let span = spans::embeddings(pipeline, "retrieve", embedder.id());
@@ -185,7 +207,12 @@ impl RetrieveStage {
                 let (span, started) = part("retrieve.vector");
                 let hits = span.in_scope(|| index.vector_search(vector, filter, candidates))?;
                 done("retrieve.vector", started);
-                (hits, embedded.tokens)
+                let probe = Probe {
+                    embedder: embedder.id().to_owned(),
+                    vector: vector.clone(),
+                    best_similarity: hits.first().map(|&(_, s)| s),
+                };
+                (hits, embedded.tokens, Some(probe))
             }
         };
         let (fusing, started) = part("retrieve.fusion");
@@ -207,7 +234,7 @@ impl RetrieveStage {
         };
         fused.truncate(limit);
         done("retrieve.fusion", started);
-        Ok((fused, tokens))
+        Ok(Searched { fused, tokens, probe })
     }
 }
 
