@@ -10,9 +10,12 @@
 //!    and filtered ([`retrieve`]), on the index built by the warm run.
 
 pub mod embed;
+pub mod reload;
 pub mod retrieve;
+pub mod server;
 pub mod stats;
 pub mod table;
+pub mod telemetry;
 pub mod throughput;
 
 use std::path::{Path, PathBuf};

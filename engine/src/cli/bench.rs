@@ -52,7 +52,22 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
         // Where `Resources::new` keeps the cache for this data dir.
         cache_dir: cli.data_dir().join("embed-cache"),
     };
-    let meta = BenchMeta {
+    let report = bench::run(&pipeline.spec, &opts, meta(cli))?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        cli.config_dir
+            .join("docs/bench")
+            .join(format!("bench-{}.json", bench::dataset_name(&args.dataset)))
+    });
+    write_json(&out, &report)?;
+    print!("{}", Table(&report));
+    println!("\nwritten to {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// When, where and how a benchmark ran: the date, the commit of the config directory
+/// and whether it had changes, the threads, the build profile.
+pub(super) fn meta(cli: &Cli) -> BenchMeta {
+    BenchMeta {
         date: utc_date(SystemTime::now()),
         commit: git(&cli.config_dir, &["rev-parse", "--short", "HEAD"])
             .map(|s| s.trim().to_owned())
@@ -66,21 +81,16 @@ pub fn run(cli: &Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
         .map(|s| !s.trim().is_empty()),
         threads: std::thread::available_parallelism().map_or(1, usize::from),
         profile: if cfg!(debug_assertions) { "debug" } else { "release" },
-    };
-    let report = bench::run(&pipeline.spec, &opts, meta)?;
-    let out = args.out.clone().unwrap_or_else(|| {
-        cli.config_dir
-            .join("docs/bench")
-            .join(format!("bench-{}.json", bench::dataset_name(&args.dataset)))
-    });
+    }
+}
+
+/// Write `value` as pretty JSON to `out`, creating its directory.
+pub(super) fn write_json(out: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let json = serde_json::to_string_pretty(&report)?;
-    std::fs::write(&out, json + "\n").with_context(|| format!("cannot write {}", out.display()))?;
-    print!("{}", Table(&report));
-    println!("\nwritten to {}", out.display());
-    Ok(ExitCode::SUCCESS)
+    std::fs::write(out, serde_json::to_string_pretty(value)? + "\n")
+        .with_context(|| format!("cannot write {}", out.display()))
 }
 
 /// The output of `git <args>` run in `dir`, or `None` when git is missing or fails.

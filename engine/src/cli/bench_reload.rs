@@ -1,19 +1,20 @@
 //! `ragline bench-reload`: how fast a saved file is served and whether any request
-//! fails while the config reloads under load (see `reload::bench`). Writes JSON and a
+//! fails while the config reloads under load (see `bench::reload`). Writes JSON and a
 //! Markdown summary to `docs/bench/` and prints the summary.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 
 use super::Cli;
-use super::bench::{git, utc_date};
-use crate::reload::bench::{self, BenchOptions, ReloadBench};
+use super::bench::{meta, write_json};
+use crate::bench::BenchMeta;
+use crate::bench::reload::{self as bench, BenchOptions, ReloadBench};
 
 #[derive(Debug, Args)]
 pub struct BenchReloadArgs {
@@ -37,11 +38,8 @@ pub struct BenchReloadArgs {
 /// The JSON file: when and how it ran, and the results.
 #[derive(Serialize)]
 struct Report<'a> {
-    date: String,
-    commit: String,
-    dirty: Option<bool>,
-    threads: usize,
-    profile: &'static str,
+    #[serde(flatten)]
+    meta: BenchMeta,
     command: String,
     #[serde(flatten)]
     result: &'a ReloadBench,
@@ -59,17 +57,7 @@ pub fn run(cli: &Cli, args: &BenchReloadArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = runtime.block_on(bench::run(&opts))?;
     let report = Report {
-        date: utc_date(SystemTime::now()),
-        commit: git(&cli.config_dir, &["rev-parse", "--short", "HEAD"])
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_else(|| "unknown".to_owned()),
-        dirty: git(
-            &cli.config_dir,
-            &["--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
-        )
-        .map(|s| !s.trim().is_empty()),
-        threads: std::thread::available_parallelism().map_or(1, usize::from),
-        profile: if cfg!(debug_assertions) { "debug" } else { "release" },
+        meta: meta(cli),
         command: format!(
             "cargo run --locked -- bench-reload --edits {} --reloads {} --clients {} --debounce-ms {}",
             opts.edits, opts.reloads, opts.clients, opts.debounce_ms
@@ -80,11 +68,7 @@ pub fn run(cli: &Cli, args: &BenchReloadArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| cli.config_dir.join("docs/bench/reload.json"));
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    std::fs::write(&out, serde_json::to_string_pretty(&report)? + "\n")
-        .with_context(|| format!("cannot write {}", out.display()))?;
+    write_json(&out, &report)?;
     let md = out.with_extension("md");
     let text = markdown(&report);
     std::fs::write(&md, &text).with_context(|| format!("cannot write {}", md.display()))?;
@@ -102,7 +86,7 @@ fn markdown(r: &Report<'_>) -> String {
     let s = &r.result.save_to_served;
     let l = &r.result.under_load;
     let mut out = String::new();
-    let dirty = if r.dirty == Some(true) {
+    let dirty = if r.meta.dirty == Some(true) {
         " (with uncommitted changes)"
     } else {
         ""
@@ -116,10 +100,10 @@ fn markdown(r: &Report<'_>) -> String {
          The command starts the real `ragline serve --watch --ingest` binary on a temporary config directory\n\
          (one pipeline on the `hash` embedder, a route script, a versioned prompt with front matter, two documents)\n\
          and talks to it over HTTP on 127.0.0.1.\n\n",
-        date = r.date,
-        commit = r.commit,
-        threads = r.threads,
-        profile = r.profile,
+        date = r.meta.date,
+        commit = r.meta.commit,
+        threads = r.meta.threads,
+        profile = r.meta.profile,
         debounce = r.result.debounce_ms,
         command = r.command,
     );

@@ -3,6 +3,7 @@
 mod analytics;
 mod bench;
 mod bench_reload;
+mod bench_telemetry;
 mod eval;
 mod ingest;
 mod prompts;
@@ -71,6 +72,9 @@ pub enum Command {
     Prompts(prompts::PromptsArgs),
     /// Measure hot reload: save → served latency, and failed requests during reloads under load.
     BenchReload(bench_reload::BenchReloadArgs),
+    /// Measure what metrics, traces and the query log add to query latency, against a
+    /// server with them off, side by side.
+    BenchTelemetry(bench_telemetry::BenchTelemetryArgs),
     /// Report the query log: queries, latency, tokens, cost, blocks and feedback by
     /// domain, model, prompt version or day.
     Analytics(analytics::AnalyticsArgs),
@@ -119,6 +123,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Bench(args) => bench::run(&cli, args),
         Command::Prompts(args) => prompts::run(&cli, args),
         Command::BenchReload(args) => bench_reload::run(&cli, args),
+        Command::BenchTelemetry(args) => bench_telemetry::run(&cli, args),
         Command::Analytics(args) => analytics::analytics(&cli, args),
         Command::Drift(args) => analytics::drift(&cli, args),
     };

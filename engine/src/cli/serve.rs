@@ -79,13 +79,20 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<ExitCode> {
 
 fn serve(cli: &Cli, args: &ServeArgs, server: &Server) -> anyhow::Result<ExitCode> {
     // First, so the ingest below is counted too.
-    let metrics = Metrics::install()?;
+    let metrics = if server.metrics {
+        Some(Metrics::install()?)
+    } else {
+        None
+    };
     for (period, budget) in [("day", server.daily_budget_usd), ("month", server.monthly_budget_usd)] {
         if let Some(usd) = budget {
             record::budget(period, usd);
         }
     }
     let engine = Arc::new(cli.engine()?);
+    if !server.query_log {
+        engine.resources.disable_query_log();
+    }
     let snapshot = engine.snapshot();
     for pipeline in snapshot.pipelines.values() {
         // Open indexes and load models now, so the first request does not pay for it.
@@ -117,11 +124,13 @@ fn serve(cli: &Cli, args: &ServeArgs, server: &Server) -> anyhow::Result<ExitCod
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.spawn(flush_stats(engine.clone(), stats_file.clone()));
-    runtime.spawn(watch_analytics(
-        engine.clone(),
-        server.retention_days,
-        server.drift_every,
-    ));
+    if server.query_log {
+        runtime.spawn(watch_analytics(
+            engine.clone(),
+            server.retention_days,
+            server.drift_every,
+        ));
+    }
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -135,7 +144,7 @@ fn serve(cli: &Cli, args: &ServeArgs, server: &Server) -> anyhow::Result<ExitCod
         let limits = HttpLimits {
             max_body_bytes: args.max_body_bytes,
         };
-        let router = http::router(engine.clone(), limits, Some(metrics));
+        let router = http::router(engine.clone(), limits, metrics);
         http::serve(listener, router).await.context("server failed")
     })?;
     save_stats(&engine, &stats_file);

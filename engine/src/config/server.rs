@@ -21,7 +21,7 @@ pub const SERVER_FILE: &str = "ragline.yaml";
 #[serde(deny_unknown_fields)]
 #[schemars(title = "ragline server")]
 pub struct ServerConfig {
-    /// Trace export over OTLP.
+    /// Metrics, and trace export over OTLP.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
     /// The query log behind `/v1/analytics` and drift.
@@ -36,6 +36,10 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsConfig {
+    /// Log every answered query (default true). Off: nothing is logged, so feedback,
+    /// `/v1/analytics` and drift answer 503 `analytics_unavailable`.
+    #[serde(default)]
+    pub enabled: Option<bool>,
     /// Days a query's record (and its embedding) is kept (default 30, 1 to 3650).
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
@@ -62,12 +66,16 @@ pub struct BudgetsConfig {
     pub monthly_usd: Option<Spanned<f64>>,
 }
 
-/// Trace export. The standard variables apply to whatever is not set here:
+/// Metrics and trace export. For traces, the standard variables apply to whatever is not set here:
 /// `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`),
 /// `OTEL_SERVICE_NAME`, `OTEL_SDK_DISABLED`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetryConfig {
+    /// Record metrics and serve them at `GET /metrics` (default true). Off: nothing is
+    /// recorded and `/metrics` answers 503.
+    #[serde(default)]
+    pub metrics: Option<bool>,
     /// OTLP/HTTP (protobuf) endpoint, as in `OTEL_EXPORTER_OTLP_ENDPOINT`
     /// (`http://collector:4318`); spans go to `{endpoint}/v1/traces`. Unset: the
     /// environment's, and without one no spans are exported.
@@ -102,6 +110,10 @@ pub struct Server {
     /// Where spans go; `None` when neither the file nor the environment names an
     /// endpoint.
     pub otlp: Option<OtlpSettings>,
+    /// Record and serve metrics.
+    pub metrics: bool,
+    /// Keep the query log.
+    pub query_log: bool,
     pub retention_days: u32,
     pub drift_every: Duration,
     pub daily_budget_usd: Option<f64>,
@@ -112,6 +124,8 @@ impl Default for Server {
     fn default() -> Self {
         Server {
             otlp: None,
+            metrics: true,
+            query_log: true,
             retention_days: 30,
             drift_every: Duration::from_secs(60),
             daily_budget_usd: None,
@@ -220,6 +234,8 @@ impl ServerConfig {
         let defaults = Server::default();
         Ok(Server {
             otlp,
+            metrics: t.metrics.unwrap_or(defaults.metrics),
+            query_log: a.enabled.unwrap_or(defaults.query_log),
             retention_days: a.retention_days.as_ref().map_or(defaults.retention_days, |d| d.value),
             drift_every: a
                 .drift_every_s
@@ -253,6 +269,15 @@ mod tests {
         assert_eq!(otlp.traces_url.as_deref(), Some("http://127.0.0.1:4318/v1/traces"));
         assert!((otlp.sample_ratio - 0.25).abs() < 1e-9);
         assert!(!otlp.capture_content);
+        assert!(s.metrics && s.query_log, "on unless switched off");
+    }
+
+    #[test]
+    fn metrics_and_the_query_log_can_be_switched_off() {
+        let s = compile("telemetry:\n  metrics: false\nanalytics:\n  enabled: false\n").unwrap();
+        assert!(!s.metrics && !s.query_log);
+        let e = compile("analytics:\n  enabled: sometimes\n").unwrap_err().to_string();
+        assert!(e.contains("ragline.yaml:2:"), "{e}");
     }
 
     #[test]

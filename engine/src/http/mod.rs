@@ -7,6 +7,7 @@ mod error;
 mod observe;
 mod openai;
 mod openapi;
+pub mod otlp_sink;
 mod pipelines;
 mod query;
 mod sync;

@@ -71,6 +71,11 @@ impl Resources {
             .as_ref()
     }
 
+    /// Log no queries (`analytics.enabled: false`); call before the first query.
+    pub fn disable_query_log(&self) {
+        let _ = self.query_log.set(None);
+    }
+
     /// Where the indexes live.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir

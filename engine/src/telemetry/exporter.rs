@@ -56,7 +56,12 @@ const HISTOGRAMS: &[(&str, &[f64])] = &[
 pub enum TelemetryError {
     #[error("cannot set up the metrics recorder: {0}")]
     Metrics(#[from] BuildError),
+    #[error("cannot start the metrics upkeep thread: {0}")]
+    Upkeep(std::io::Error),
 }
+
+/// How often histogram samples are folded into their buckets between scrapes.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The process's metrics, rendered on demand.
 #[derive(Clone)]
@@ -78,6 +83,18 @@ impl Metrics {
     pub fn install() -> Result<Metrics, TelemetryError> {
         let handle = builder()?.install_recorder()?;
         describe();
+        // Histograms keep raw samples until upkeep folds them into their buckets; a
+        // scrape does it too, but a server nobody scrapes must not grow without end.
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("metrics-upkeep".to_owned())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                }
+            })
+            .map_err(TelemetryError::Upkeep)?;
         Ok(Metrics { handle })
     }
 

@@ -34,6 +34,10 @@ pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
 // ragline's own.
 pub const RAGLINE_PIPELINE: &str = "ragline.pipeline";
 pub const RAGLINE_STAGE: &str = "ragline.stage";
+/// Milliseconds of each search inside a retrieval, on its `retrieval {index}` span.
+pub const RAGLINE_RETRIEVE_KEYWORD_MS: &str = "ragline.retrieve.keyword_ms";
+pub const RAGLINE_RETRIEVE_VECTOR_MS: &str = "ragline.retrieve.vector_ms";
+pub const RAGLINE_RETRIEVE_FUSION_MS: &str = "ragline.retrieve.fusion_ms";
 pub const RAGLINE_ROUTE_MODEL: &str = "ragline.route.model";
 pub const RAGLINE_ROUTE_REASON: &str = "ragline.route.reason";
 pub const RAGLINE_PROMPT_VERSION: &str = "ragline.prompt.version";

@@ -142,14 +142,20 @@ pub fn config(url: &str, dims: u32) -> tempfile::TempDir {
 pub async fn start() -> (FakeBedrock, tempfile::TempDir, Server) {
     let fake = FakeBedrock::start().await;
     let config = config(&fake.url, 256);
+    let server = serve(&config, &[]).await;
+    (fake, config, server)
+}
+
+/// Ingest `nova`'s documents of `config` (one made by [`config`], maybe edited), then
+/// serve it with `extra` arguments.
+pub async fn serve(config: &tempfile::TempDir, extra: &[&str]) -> Server {
     let data = tempfile::tempdir().unwrap();
     let (cfg, dp) = (config.path().to_str().unwrap().to_owned(), data.path().to_owned());
     let (code, out) = tokio::task::spawn_blocking(move || cli_env(&cfg, &dp, &["ingest", "nova"], AWS_ENV))
         .await
         .unwrap();
     assert_eq!(code, 0, "{out}");
-    let server = Server::start_env(config.path().to_str().unwrap(), data, &[], AWS_ENV);
-    (fake, config, server)
+    Server::start_env(config.path().to_str().unwrap(), data, extra, AWS_ENV)
 }
 
 async fn query(s: &Server, pipeline: &str, body: Value) -> (StatusCode, Value) {

@@ -7,17 +7,20 @@
     reason = "tests fail loudly"
 )]
 
+mod analytics;
 mod bedrock;
 mod cli;
 mod config_errors;
 mod debian;
 mod demo;
+mod drift;
 mod eval;
 mod fake_bedrock;
 mod fake_guardrail;
 mod fake_openai;
 mod guardrails;
 mod layering;
+mod monitoring;
 mod openai_endpoint;
 mod openai_provider;
 mod pytools;

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::support::{Server, cli, client};
+use crate::support::{Server, cli, client, copy_dir};
 use crate::telemetry;
 
 const FIXTURE: &str = "tests/fixtures/reload";
@@ -122,19 +122,6 @@ impl Watched {
             .iter()
             .map(|e| e.as_str().unwrap().to_owned())
             .collect()
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
     }
 }
 

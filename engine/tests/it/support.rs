@@ -15,7 +15,17 @@ pub struct Server {
     pub logs: Arc<Mutex<Vec<String>>>,
     child: Child,
     /// Kept so the index outlives the server.
-    _data_dir: tempfile::TempDir,
+    data_dir: Option<tempfile::TempDir>,
+    launch: Launch,
+}
+
+/// How a server was started, so it can be started again.
+#[derive(Clone)]
+struct Launch {
+    config_dir: String,
+    extra: Vec<String>,
+    envs: Vec<(String, String)>,
+    logged: bool,
 }
 
 impl Server {
@@ -53,14 +63,36 @@ impl Server {
         envs: &[(&str, &str)],
         logged: bool,
     ) -> Server {
+        let launch = Launch {
+            config_dir: config_dir.to_owned(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            envs: envs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            logged,
+        };
+        Self::launch(launch, data_dir)
+    }
+
+    /// Kill the server (as a crash would) and start it again on the same data dir.
+    pub fn restart(mut self) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let data_dir = self.data_dir.take().unwrap();
+        Self::launch(self.launch.clone(), data_dir)
+    }
+
+    fn launch(launch: Launch, data_dir: tempfile::TempDir) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ragline"))
-            .envs(envs.iter().copied())
-            .args(["--config-dir", config_dir, "--data-dir"])
+            .envs(launch.envs.iter().map(|(k, v)| (k, v)))
+            .args(["--config-dir", &launch.config_dir, "--data-dir"])
             .arg(data_dir.path())
             .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(extra)
+            .args(&launch.extra)
             .stdout(Stdio::piped())
-            .stderr(if logged { Stdio::piped() } else { Stdio::inherit() })
+            .stderr(if launch.logged {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .unwrap();
         let logs = Arc::new(Mutex::new(Vec::new()));
@@ -86,8 +118,14 @@ impl Server {
             base,
             logs,
             child,
-            _data_dir: data_dir,
+            data_dir: Some(data_dir),
+            launch,
         }
+    }
+
+    /// The server's data dir.
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.as_ref().unwrap().path()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -132,4 +170,18 @@ pub fn fixture_doc(rel: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/docs")
         .join(rel)
+}
+
+/// Copy the tree `from` to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }

@@ -172,19 +172,18 @@ impl RetrieveStage {
             limit,
             ..
         } = *s;
-        // Each search in its own span, timed as a stage of its own.
-        let part = |name: &'static str| {
-            let span = spans::part(name);
-            (span, Instant::now())
+        // Each search timed as a stage of its own, and on the retrieval span.
+        let done = |name: &'static str, started: Instant| {
+            let seconds = started.elapsed().as_secs_f64();
+            record::stage(pipeline, name, seconds);
+            spans::part_done(name, seconds);
         };
-        let done =
-            |name: &'static str, started: Instant| record::stage(pipeline, name, started.elapsed().as_secs_f64());
         let candidates = self.candidates.max(limit);
         let keyword = match mode {
             SearchMode::Vector => Vec::new(),
             _ => {
-                let (span, started) = part("retrieve.keyword");
-                let hits = span.in_scope(|| index.keyword_search(question, filter, candidates))?;
+                let started = Instant::now();
+                let hits = index.keyword_search(question, filter, candidates)?;
                 done("retrieve.keyword", started);
                 hits
             }
@@ -204,8 +203,8 @@ impl RetrieveStage {
                     .vectors
                     .first()
                     .ok_or_else(|| ProviderError::Inference("the embedder returned no vector for the query".into()))?;
-                let (span, started) = part("retrieve.vector");
-                let hits = span.in_scope(|| index.vector_search(vector, filter, candidates))?;
+                let started = Instant::now();
+                let hits = index.vector_search(vector, filter, candidates)?;
                 done("retrieve.vector", started);
                 let probe = Probe {
                     embedder: embedder.id().to_owned(),
@@ -215,8 +214,7 @@ impl RetrieveStage {
                 (hits, embedded.tokens, Some(probe))
             }
         };
-        let (fusing, started) = part("retrieve.fusion");
-        let _entered = fusing.enter();
+        let started = Instant::now();
         let only = |list: &[(u32, f32)], keyword: bool| -> Vec<Fused> {
             list.iter()
                 .map(|&(chunk, s)| Fused {

@@ -14,13 +14,13 @@ pub mod fixture;
 mod load;
 mod served;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Value, json};
+
+use super::server::{ServerError, ServerProcess};
 
 /// Target: p95 of save → served.
 pub const TARGET_P95_MS: f64 = 300.0;
@@ -98,63 +98,18 @@ pub struct ReloadBench {
 pub enum BenchError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
-    #[error("the server did not start (its log: {0})")]
-    ServerStart(PathBuf),
+    #[error(transparent)]
+    Server(#[from] ServerError),
     #[error("{0}")]
     Http(#[from] reqwest::Error),
     #[error("{what} did not happen within {secs} s (server log: {log})")]
     Timeout { what: String, secs: u64, log: PathBuf },
 }
 
-/// A `ragline serve --watch` process, killed on drop.
-struct Server {
-    base: String,
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-fn start(opts: &BenchOptions, dir: &Path, log: &Path) -> Result<Server, BenchError> {
-    let mut child = Command::new(&opts.exe)
-        .arg("--config-dir")
-        .arg(dir)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--ingest",
-            "--watch",
-            "--watch-debounce-ms",
-        ])
-        .arg(opts.debounce_ms.to_string())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log)?)
-        .spawn()?;
-    let Some(stdout) = child.stdout.take() else {
-        return Err(BenchError::ServerStart(log.to_path_buf()));
-    };
-    let mut server = Server {
-        base: String::new(),
-        child,
-    };
-    let mut lines = BufReader::new(stdout).lines();
-    for line in lines.by_ref() {
-        if let Some(rest) = line?.strip_prefix("ragline listening on ") {
-            server.base = rest.split_whitespace().next().unwrap_or_default().to_owned();
-            break;
-        }
-    }
-    if server.base.is_empty() {
-        return Err(BenchError::ServerStart(log.to_path_buf()));
-    }
-    std::thread::spawn(move || for _ in lines {});
-    Ok(server)
+fn start(opts: &BenchOptions, dir: &Path, log: &Path) -> Result<ServerProcess, BenchError> {
+    let debounce = opts.debounce_ms.to_string();
+    let extra = ["--ingest", "--watch", "--watch-debounce-ms", &debounce];
+    Ok(ServerProcess::start(&opts.exe, dir, &dir.join("data"), &extra, log)?)
 }
 
 /// Run the benchmark.
