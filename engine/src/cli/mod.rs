@@ -6,6 +6,7 @@ mod bench_reload;
 mod bench_telemetry;
 mod eval;
 mod ingest;
+mod keys;
 mod prompts;
 mod query;
 mod rules;
@@ -80,6 +81,8 @@ pub enum Command {
     Analytics(analytics::AnalyticsArgs),
     /// Drift of the recent questions from a baseline: `status`, or `baseline` to save one.
     Drift(analytics::DriftArgs),
+    /// API keys for the roles of `access.yaml`: `create`, `list`, `revoke`.
+    Keys(keys::KeysArgs),
 }
 
 /// `--log-format`.
@@ -125,6 +128,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::BenchReload(args) => bench_reload::run(&cli, args),
         Command::BenchTelemetry(args) => bench_telemetry::run(&cli, args),
         Command::Analytics(args) => analytics::analytics(&cli, args),
+        Command::Keys(args) => keys::run(&cli, args),
         Command::Drift(args) => analytics::drift(&cli, args),
     };
     match result {
@@ -165,8 +169,11 @@ pub struct SchemaArgs {
     #[arg(long, conflicts_with = "server")]
     pub pricing: bool,
     /// Print the schema of the server's settings (`ragline.yaml`) instead of a pipeline file's.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "access")]
     pub server: bool,
+    /// Print the schema of the roles file (`access.yaml`) instead of a pipeline file's.
+    #[arg(long, conflicts_with = "pricing")]
+    pub access: bool,
 }
 
 fn schema(args: &SchemaArgs) -> anyhow::Result<ExitCode> {
@@ -174,6 +181,8 @@ fn schema(args: &SchemaArgs) -> anyhow::Result<ExitCode> {
         crate::vocab::pricing::schema()
     } else if args.server {
         crate::config::server::schema()
+    } else if args.access {
+        crate::config::access::schema()
     } else {
         crate::config::schema()
     };

@@ -2,6 +2,7 @@
 //! them into a [`PipelineSpec`] and reports every problem at once with
 //! `file:line:col: key.path: message`.
 
+pub mod access;
 pub mod drift;
 pub mod server;
 

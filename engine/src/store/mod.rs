@@ -13,6 +13,7 @@ mod bm25;
 mod embed_cache;
 mod facets;
 mod index;
+pub mod keys;
 mod lmdb;
 mod quantized;
 #[cfg(test)]

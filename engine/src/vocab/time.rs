@@ -53,25 +53,49 @@ pub const DAY_MS: u64 = 24 * 3600 * 1000;
 /// # Errors
 /// [`BadTime`] otherwise.
 pub fn parse_time(value: &str, now_ms: u64) -> Result<u64, BadTime> {
+    match age_ms(value) {
+        Some(age) => Ok(now_ms.saturating_sub(age?)),
+        None => parse_instant(value),
+    }
+}
+
+/// A time in the future: an age from now (`90d`) or an RFC 3339 time or date.
+///
+/// # Errors
+/// [`BadTime`] otherwise.
+pub fn parse_future(value: &str, now_ms: u64) -> Result<u64, BadTime> {
+    match age_ms(value) {
+        Some(age) => Ok(now_ms.saturating_add(age?)),
+        None => parse_instant(value),
+    }
+}
+
+/// `Some` when `value` has the form of an age (digits and one of `s`, `m`, `h`, `d`),
+/// with its milliseconds, or the error when the unit is not one of those.
+fn age_ms(value: &str) -> Option<Result<u64, BadTime>> {
     let v = value.trim();
     let bad = || BadTime {
         value: value.to_owned(),
     };
-    if let Some((n, unit)) = v
+    let (n, unit) = v
         .find(|c: char| !c.is_ascii_digit())
         .filter(|&i| i > 0 && i == v.len() - 1)
-        .map(|i| v.split_at(i))
-    {
-        let n: u64 = n.parse().map_err(|_| bad())?;
-        let unit_ms = match unit {
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => DAY_MS,
-            _ => return Err(bad()),
-        };
-        return Ok(now_ms.saturating_sub(n.saturating_mul(unit_ms)));
-    }
+        .map(|i| v.split_at(i))?;
+    let unit_ms = match unit {
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => DAY_MS,
+        _ => return Some(Err(bad())),
+    };
+    Some(n.parse::<u64>().map(|n| n.saturating_mul(unit_ms)).map_err(|_| bad()))
+}
+
+fn parse_instant(value: &str) -> Result<u64, BadTime> {
+    let v = value.trim();
+    let bad = || BadTime {
+        value: value.to_owned(),
+    };
     let instant = if let Ok(t) = OffsetDateTime::parse(v, &Rfc3339) {
         t
     } else {

@@ -173,3 +173,14 @@ fn bedrock_example_pipeline_compiles_and_is_not_served() {
         .collect();
     assert!(!names.contains(&"hr-bedrock".to_owned()));
 }
+
+#[test]
+fn checked_in_access_schema_is_current() {
+    let generated = serde_json::to_string_pretty(&ragline::config::access::schema()).unwrap();
+    let checked_in = std::fs::read_to_string("../schemas/access.schema.json").unwrap();
+    assert_eq!(
+        checked_in.trim(),
+        generated.trim(),
+        "schemas/access.schema.json is stale: run `cargo run -- schema --access > schemas/access.schema.json`"
+    );
+}

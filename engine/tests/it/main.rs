@@ -19,6 +19,7 @@ mod fake_bedrock;
 mod fake_guardrail;
 mod fake_openai;
 mod guardrails;
+mod keys;
 mod layering;
 mod monitoring;
 mod openai_endpoint;

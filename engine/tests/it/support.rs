@@ -165,6 +165,18 @@ pub fn cli_env(config_dir: &str, data_dir: &Path, args: &[&str], envs: &[(&str, 
     (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap())
 }
 
+/// Run the CLI: exit code, stdout and stderr.
+pub fn cli_split(config_dir: &str, data_dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ragline"))
+        .args(["--config-dir", config_dir, "--data-dir"])
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+}
+
 /// A sample document (`tests/fixtures/docs`, licences in its `SOURCES.md`).
 pub fn fixture_doc(rel: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
