@@ -42,6 +42,9 @@ pub struct ServeArgs {
     /// added to or changed in the pipelines' `dir` sources (removing deleted ones).
     #[arg(long)]
     pub watch: bool,
+    /// Refuse to start without an `access.yaml` (so the server never runs open).
+    #[arg(long)]
+    pub require_auth: bool,
     /// With `--watch`: how long files must be quiet before a reload, in milliseconds.
     #[arg(long, default_value_t = 100, value_name = "MS", requires = "watch")]
     pub watch_debounce_ms: u64,
@@ -90,6 +93,20 @@ fn serve(cli: &Cli, args: &ServeArgs, server: &Server) -> anyhow::Result<ExitCod
         }
     }
     let engine = Arc::new(cli.engine()?);
+    match &engine.snapshot().access {
+        Some(access) => {
+            tracing::info!(file = %access.file.display(), roles = access.roles.len(), "requests need an API key")
+        }
+        None if args.require_auth => anyhow::bail!(
+            "--require-auth: no {} in {}; declare the roles and create keys with `ragline keys create`",
+            crate::config::access::ACCESS_FILE,
+            cli.config_dir.display()
+        ),
+        None => tracing::warn!(
+            "no {} in the config directory: the server is open, anyone who reaches it can call every endpoint",
+            crate::config::access::ACCESS_FILE
+        ),
+    }
     if !server.query_log {
         engine.resources.disable_query_log();
     }

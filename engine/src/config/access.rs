@@ -86,6 +86,14 @@ pub enum Grant {
 }
 
 impl Grant {
+    /// The names granted, or `None` for all.
+    pub fn names(&self) -> Option<Vec<String>> {
+        match self {
+            Grant::All => None,
+            Grant::Only(names) => Some(names.iter().cloned().collect()),
+        }
+    }
+
     pub fn allows(&self, name: &str) -> bool {
         match self {
             Grant::All => true,

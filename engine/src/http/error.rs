@@ -97,6 +97,9 @@ impl From<QueryError> for ApiError {
             }
             QueryError::UnknownFilterField(_) => (StatusCode::BAD_REQUEST, "unknown_filter"),
             QueryError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+            QueryError::DomainNotGranted { .. } | QueryError::NothingGranted { .. } => {
+                (StatusCode::FORBIDDEN, "domain_forbidden")
+            }
             QueryError::Route(_) => (StatusCode::INTERNAL_SERVER_ERROR, "script_error"),
             QueryError::Incomplete => (StatusCode::BAD_GATEWAY, "provider"),
             QueryError::Render(_) | QueryError::UnknownModel(_) | QueryError::Worker(_) => {

@@ -2,6 +2,7 @@
 //! resolves its pipeline in the current snapshot, so a reload never rebuilds the router.
 
 mod analytics;
+pub mod auth;
 mod documents;
 mod error;
 mod observe;
@@ -85,6 +86,8 @@ pub fn router(engine: Arc<Engine>, limits: HttpLimits, metrics: Option<Metrics>)
         .route("/metrics", get(observe::render))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        // Before any body is read, so a refused request never reaches a model or the store.
+        .layer(middleware::from_fn_with_state(state.clone(), auth::check))
         // Inside the request's span, so its failure lines carry the trace id.
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn_with_state(state.clone(), observe::track))

@@ -69,7 +69,7 @@ pub async fn track(State(state): State<Arc<AppState>>, request: Request, next: N
 }
 
 /// `name` of `/v1/pipelines/{name}/...`.
-fn pipeline_in_path(path: &str) -> Option<&str> {
+pub(super) fn pipeline_in_path(path: &str) -> Option<&str> {
     let name = path.strip_prefix("/v1/pipelines/")?.split('/').next()?;
     (!name.is_empty()).then_some(name)
 }

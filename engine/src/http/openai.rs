@@ -22,10 +22,10 @@ pub mod types;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 
 use self::chunks::ChunkMeta;
 use self::error::OpenAiError;
@@ -34,6 +34,7 @@ use self::types::{
     RaglineExtension, finish_reason,
 };
 use super::AppState;
+use super::auth::Principal;
 use super::observe::PipelineName;
 use crate::pipeline::{Pipeline, Query};
 use crate::stages::guard::GuardAction;
@@ -58,11 +59,22 @@ use crate::stages::guard::GuardAction;
 )]
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
+    principal: Option<Extension<Principal>>,
     body: Result<Json<ChatCompletionRequest>, JsonRejection>,
 ) -> Response {
     // The pipeline is named in the body, not the path: say it for the request metrics.
     let named = body.as_ref().ok().map(|Json(b)| PipelineName(b.model.clone()));
-    let mut response = complete(state, body).await.unwrap_or_else(IntoResponse::into_response);
+    // ... and the key's role is checked against it here.
+    let allowed = match (&principal, &body) {
+        (Some(Extension(p)), Ok(Json(b))) => p.check_pipeline(&b.model).map_err(OpenAiError::from),
+        _ => Ok(()),
+    };
+    let granted = principal.and_then(|Extension(p)| p.role.domains.names());
+    let completed = match allowed {
+        Ok(()) => complete(state, body, granted).await,
+        Err(e) => Err(e),
+    };
+    let mut response = completed.unwrap_or_else(IntoResponse::into_response);
     if let Some(name) = named {
         response.extensions_mut().insert(name);
     }
@@ -72,12 +84,14 @@ pub async fn chat_completions(
 async fn complete(
     state: Arc<AppState>,
     body: Result<Json<ChatCompletionRequest>, JsonRejection>,
+    granted_domains: Option<Vec<String>>,
 ) -> Result<Response, OpenAiError> {
     let Json(body) = body.map_err(|r| OpenAiError::from(super::query::json_rejection(r)))?;
     let pipeline = pipeline(&state, &body.model)?;
     let include_usage = body.stream_options.as_ref().is_some_and(|o| o.include_usage);
     let stream = body.stream;
-    let request = query_request(body)?;
+    let mut request = query_request(body)?;
+    request.granted_domains = granted_domains;
     let meta = ChunkMeta {
         id: completion_id(),
         created: now(),
@@ -176,6 +190,7 @@ fn query_request(body: ChatCompletionRequest) -> Result<Query, OpenAiError> {
         role: options.role,
         session_id: options.session_id,
         user: body.user,
+        granted_domains: None,
     })
 }
 

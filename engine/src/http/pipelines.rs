@@ -26,6 +26,9 @@ pub struct Ready {
     pub pipelines: usize,
     /// Problems keeping the server from being ready.
     pub problems: Vec<String>,
+    /// `keys` (access.yaml: requests need an API key) or `open` (no access.yaml:
+    /// anyone who reaches the port can call every endpoint).
+    pub auth: &'static str,
 }
 
 /// A loaded pipeline.
@@ -169,6 +172,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Rea
             status: if ready { "ready" } else { "not_ready" },
             pipelines: snapshot.pipelines.len(),
             problems,
+            auth: if snapshot.access.is_some() { "keys" } else { "open" },
         }),
     )
 }

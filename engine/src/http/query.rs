@@ -2,15 +2,16 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use futures_util::{Stream, StreamExt, stream};
 use serde::Serialize;
 use std::convert::Infallible;
 
+use super::auth::Principal;
 use super::wire::{QueryRequest, QueryResponse, RouteInfo};
 use super::{ApiError, AppState};
 use crate::pipeline::{QueryError, QueryEvent, QueryStream};
@@ -39,12 +40,14 @@ use crate::pipeline::{QueryError, QueryEvent, QueryStream};
 pub async fn query(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
+    principal: Option<Extension<Principal>>,
     body: Result<Json<QueryRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let pipeline = state.pipeline(&name)?;
     let Json(request) = body.map_err(json_rejection)?;
     let stream = request.stream;
-    let query = request.into_query();
+    let mut query = request.into_query();
+    query.granted_domains = principal.and_then(|Extension(p)| p.role.domains.names());
     let failed = |e: &QueryError| tracing::warn!(pipeline = %name, error = %e, "query failed");
     if stream {
         let events = pipeline.query_stream(query).await.inspect_err(failed)?;

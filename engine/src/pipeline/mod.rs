@@ -24,6 +24,7 @@ pub use reload_status::{ReloadFailure, ReloadState, ReloadStatus};
 pub use resources::Resources;
 
 use self::ingest::{IngestError, IngestReport, IngestTarget};
+use crate::config::access::Access;
 use crate::config::{self, PipelineSpec};
 use crate::providers::ProviderError;
 use crate::providers::docstore::DocStore;
@@ -117,12 +118,19 @@ pub fn index_options(spec: &PipelineSpec) -> IndexOptions {
 /// Every pipeline of the config directory, compiled together.
 pub struct Snapshot {
     pub pipelines: BTreeMap<String, Arc<Pipeline>>,
+    /// The roles of `access.yaml`; `None` without the file (the server runs open).
+    pub access: Option<Arc<Access>>,
 }
 
 impl Snapshot {
     /// Every file the pipelines were compiled from.
     pub fn files(&self) -> BTreeSet<PathBuf> {
-        self.pipelines.values().flat_map(|p| p.spec.files_to_watch()).collect()
+        let access = self.access.iter().map(|a| a.file.clone());
+        self.pipelines
+            .values()
+            .flat_map(|p| p.spec.files_to_watch())
+            .chain(access)
+            .collect()
     }
 }
 
@@ -157,6 +165,8 @@ impl Snapshot {
         if !diagnostics.is_empty() {
             return Err(diagnostics.into());
         }
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        let access = Access::load(config_dir, &names)?.map(Arc::new);
         let pipelines = specs
             .into_iter()
             .map(|spec| {
@@ -169,6 +179,6 @@ impl Snapshot {
                 )
             })
             .collect();
-        Ok(Snapshot { pipelines })
+        Ok(Snapshot { pipelines, access })
     }
 }

@@ -13,6 +13,7 @@ use crate::stages::guard::GuardCounters;
 use crate::stages::ingest::embed::EmbedSpec;
 use crate::stages::ingest::embed::cached::CachedEmbedder;
 use crate::store::analytics::QueryLog;
+use crate::store::keys::KeyStore;
 use crate::store::{EmbeddingCache, Index, IndexOptions, StoreError};
 
 /// Open indexes and loaded embedders, opened on first use and kept.
@@ -32,6 +33,7 @@ pub struct Resources {
     /// The query log (`data_dir/analytics`), opened on first use; `None` after it
     /// failed to open (logged once).
     query_log: OnceLock<Option<Arc<QueryLog>>>,
+    keys: OnceLock<Result<Arc<KeyStore>, String>>,
 }
 
 impl Resources {
@@ -55,6 +57,7 @@ impl Resources {
             docstores: StoreCache::default(),
             stats: PromptStats::default(),
             query_log: OnceLock::new(),
+            keys: OnceLock::new(),
         }
     }
 
@@ -69,6 +72,20 @@ impl Resources {
                     .ok()
             })
             .as_ref()
+    }
+
+    /// The API key store (`<data-dir>/keys`), opened on first use; the error when it
+    /// cannot be opened.
+    pub fn keys(&self) -> Result<&Arc<KeyStore>, &str> {
+        self.keys
+            .get_or_init(|| {
+                let dir = self.data_dir.join("keys");
+                KeyStore::open(&dir)
+                    .map(Arc::new)
+                    .map_err(|e| format!("cannot open the key store in {}: {e}", dir.display()))
+            })
+            .as_ref()
+            .map_err(String::as_str)
     }
 
     /// Log no queries (`analytics.enabled: false`); call before the first query.

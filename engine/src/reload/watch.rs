@@ -103,7 +103,10 @@ impl State {
 
     /// Whether a change to `path` can change the config.
     fn matters(&self, path: &Path) -> bool {
-        if self.deps.contains(path) || path == self.root.join(crate::vocab::pricing::PRICING_FILE) {
+        if self.deps.contains(path)
+            || path == self.root.join(crate::vocab::pricing::PRICING_FILE)
+            || path == self.root.join(crate::config::access::ACCESS_FILE)
+        {
             return true;
         }
         let Some(dir) = self.dirs().into_iter().find(|d| path.starts_with(d)) else {

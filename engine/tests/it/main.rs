@@ -8,6 +8,7 @@
 )]
 
 mod analytics;
+mod auth;
 mod bedrock;
 mod cli;
 mod config_errors;

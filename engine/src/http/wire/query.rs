@@ -66,6 +66,7 @@ impl QueryRequest {
             role: self.role,
             session_id: self.session_id,
             user: self.user,
+            granted_domains: None,
         }
     }
 }

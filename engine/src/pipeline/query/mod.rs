@@ -44,6 +44,9 @@ pub struct Query {
     /// The caller's user id; A/B prompt splits give one user one version across
     /// sessions (it takes precedence over the session).
     pub user: Option<String>,
+    /// The domains the caller's API key may read (`None`: every domain). They narrow
+    /// the pipeline's filter inside both searches, like the pipeline's own filter.
+    pub granted_domains: Option<Vec<String>>,
 }
 
 impl Query {
@@ -140,6 +143,14 @@ pub enum QueryError {
         field: String,
         value: String,
         allowed: String,
+    },
+    #[error("domain `{domain}` is outside what the API key may read (granted: {granted})")]
+    DomainNotGranted { domain: String, granted: String },
+    #[error("the API key may read none of pipeline `{pipeline}`'s domains (granted: {granted}; pipeline: {own})")]
+    NothingGranted {
+        pipeline: String,
+        granted: String,
+        own: String,
     },
     #[error("top_k must be between 1 and 50")]
     BadTopK,

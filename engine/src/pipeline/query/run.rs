@@ -301,6 +301,27 @@ impl Pipeline {
             }
             filter.fields.insert(field, values);
         }
+        if let Some(granted) = &query.granted_domains {
+            let list = || granted.join(", ");
+            if let Some(bad) = query.domains.iter().flatten().find(|d| !granted.contains(d)) {
+                return Err(QueryError::DomainNotGranted {
+                    domain: bad.clone(),
+                    granted: list(),
+                });
+            }
+            let narrowed: Vec<String> = match filter.fields.get("domain").filter(|own| !own.is_empty()) {
+                Some(own) => own.iter().filter(|d| granted.contains(d)).cloned().collect(),
+                None => granted.clone(),
+            };
+            if narrowed.is_empty() {
+                return Err(QueryError::NothingGranted {
+                    pipeline: self.spec.name.clone(),
+                    granted: list(),
+                    own: filter.fields.get("domain").map(|d| d.join(", ")).unwrap_or_default(),
+                });
+            }
+            filter.fields.insert("domain".to_owned(), narrowed);
+        }
         Ok(filter)
     }
 

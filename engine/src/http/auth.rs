@@ -1,0 +1,201 @@
+//! API keys at the door. With an `access.yaml`, every route but the probes, `/metrics`
+//! and `/openapi.json` needs a key (`Authorization: Bearer <key>` or `x-api-key`, which
+//! is also what OpenAI clients send as their `api_key`) whose role has the route's scope
+//! and the pipeline it names. The check runs before the body is read, so a refused
+//! request never reaches a model or the store. Without `access.yaml` the server is open.
+
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, AppState};
+use crate::config::access::{Role, Scope};
+use crate::pipeline::now_ms;
+use crate::store::keys::Refusal;
+
+/// Who is asking: the key's id and its role, in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub key_id: String,
+    pub role: Role,
+}
+
+impl Principal {
+    /// 403 unless the role may use `pipeline`.
+    pub fn check_pipeline(&self, pipeline: &str) -> Result<(), ApiError> {
+        if self.role.pipelines.allows(pipeline) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "pipeline_forbidden",
+                format!("role `{}` may not use pipeline `{pipeline}`", self.role.name),
+            ))
+        }
+    }
+}
+
+/// What a route needs: nothing (open), a valid key, or a key with a scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    Nothing,
+    Key,
+    Scope(Scope),
+}
+
+fn needs(method: &Method, route: Option<&str>) -> Needs {
+    let Some(route) = route else {
+        return Needs::Key;
+    };
+    let scope = match (method.as_str(), route) {
+        (_, "/healthz" | "/readyz" | "/metrics" | "/openapi.json") => return Needs::Nothing,
+        ("GET", "/v1/pipelines" | "/v1/pipelines/{name}" | "/v1/models" | "/v1/models/{model}") => Scope::Query,
+        ("GET", "/v1/pipelines/{name}/documents") => Scope::Query,
+        ("POST", "/v1/pipelines/{name}/query" | "/v1/pipelines/{name}/feedback" | "/v1/chat/completions") => {
+            Scope::Query
+        }
+        ("POST", "/v1/pipelines/{name}/documents") => Scope::Upload,
+        ("DELETE", "/v1/pipelines/{name}/documents/{id}") => Scope::Delete,
+        ("POST", "/v1/pipelines/{name}/sync") => Scope::Sync,
+        ("GET", "/v1/analytics" | "/v1/analytics/drift") => Scope::Analytics,
+        _ => Scope::Admin,
+    };
+    Needs::Scope(scope)
+}
+
+/// The key a request carries.
+fn presented(request: &Request) -> Option<&str> {
+    let headers = request.headers();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+    bearer
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .map(str::trim)
+}
+
+fn unauthorized(code: &'static str, message: String) -> Response {
+    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, code, message).into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// Let the request through, with its [`Principal`], or refuse it.
+pub async fn check(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
+    let Some(access) = state.engine.snapshot().access.clone() else {
+        return next.run(request).await;
+    };
+    let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    let needs = needs(request.method(), route.as_deref());
+    if needs == Needs::Nothing {
+        return next.run(request).await;
+    }
+    let Some(key) = presented(&request).filter(|k| !k.is_empty()) else {
+        return unauthorized(
+            "unauthenticated",
+            "this server needs an API key: send `Authorization: Bearer <key>` or `x-api-key: <key>`".to_owned(),
+        );
+    };
+    let store = match state.engine.resources.keys() {
+        Ok(store) => store.clone(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check API keys");
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "auth_unavailable",
+                "the key store cannot be read",
+            )
+            .into_response();
+        }
+    };
+    let record = match store.check(key, now_ms()) {
+        Ok(Ok(record)) => record,
+        Ok(Err(Refusal::Unknown)) => return unauthorized("invalid_key", "unknown API key".to_owned()),
+        Ok(Err(Refusal::Revoked { id })) => return unauthorized("invalid_key", format!("API key {id} was revoked")),
+        Ok(Err(Refusal::Expired { id, at_ms })) => {
+            let at = crate::vocab::time::rfc3339(at_ms);
+            return unauthorized("key_expired", format!("API key {id} expired at {at}"));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check API keys");
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "auth_unavailable",
+                "the key store cannot be read",
+            )
+            .into_response();
+        }
+    };
+    let Some(role) = access.roles.get(&record.role).cloned() else {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "API key {} has role `{}`, which access.yaml no longer declares",
+                record.id, record.role
+            ),
+        )
+        .into_response();
+    };
+    if let Needs::Scope(scope) = needs
+        && !role.may(scope)
+    {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("role `{}` lacks the `{}` scope", role.name, scope.name()),
+        )
+        .into_response();
+    }
+    let principal = Principal {
+        key_id: record.id,
+        role,
+    };
+    if let Some(name) = super::observe::pipeline_in_path(request.uri().path())
+        && let Err(e) = principal.check_pipeline(name)
+    {
+        return e.into_response();
+    }
+    request.extensions_mut().insert(principal);
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_needs_its_scope() {
+        let post = Method::POST;
+        assert_eq!(needs(&Method::GET, Some("/healthz")), Needs::Nothing);
+        assert_eq!(needs(&Method::GET, Some("/metrics")), Needs::Nothing);
+        assert_eq!(
+            needs(&post, Some("/v1/pipelines/{name}/query")),
+            Needs::Scope(Scope::Query)
+        );
+        assert_eq!(needs(&post, Some("/v1/chat/completions")), Needs::Scope(Scope::Query));
+        assert_eq!(
+            needs(&post, Some("/v1/pipelines/{name}/documents")),
+            Needs::Scope(Scope::Upload)
+        );
+        assert_eq!(
+            needs(&Method::DELETE, Some("/v1/pipelines/{name}/documents/{id}")),
+            Needs::Scope(Scope::Delete)
+        );
+        assert_eq!(
+            needs(&post, Some("/v1/pipelines/{name}/sync")),
+            Needs::Scope(Scope::Sync)
+        );
+        assert_eq!(
+            needs(&Method::GET, Some("/v1/analytics")),
+            Needs::Scope(Scope::Analytics)
+        );
+        assert_eq!(needs(&Method::GET, None), Needs::Key);
+    }
+}
