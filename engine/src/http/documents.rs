@@ -2,17 +2,19 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 
+use super::auth::Principal;
 use super::error::all_files_failed;
 use super::wire::{DocumentInfo, DocumentList, FileResult, UploadResponse};
 use super::{ApiError, AppState};
+use crate::pipeline::Pipeline;
 use crate::pipeline::ingest::FileOutcome;
 use crate::stages::ingest::FileError;
 use crate::sync::{UploadFile, UploadReport};
-use crate::vocab::Metadata;
+use crate::vocab::{Filter, Metadata};
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     let status = e.status();
@@ -47,6 +49,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
 pub async fn upload(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
+    principal: Option<Extension<Principal>>,
     mut multipart: Multipart,
 ) -> Result<Json<UploadResponse>, ApiError> {
     let pipeline = state.pipeline(&name)?;
@@ -104,6 +107,11 @@ pub async fn upload(
             "no file in the request: send multipart parts with a filename",
         ));
     }
+    if let Some(Extension(p)) = &principal
+        && !p.role.domains.allows(&metadata.domain)
+    {
+        return Err(domain_forbidden(p, &metadata.domain));
+    }
     let metadata = overridden.then_some(metadata);
     let report = crate::sync::upload(pipeline, files, metadata).await.map_err(|e| {
         tracing::warn!(pipeline = %name, error = %e, "upload not stored");
@@ -157,13 +165,13 @@ fn all_failed(report: &UploadReport) -> ApiError {
 pub async fn list(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
+    principal: Option<Extension<Principal>>,
 ) -> Result<Json<DocumentList>, ApiError> {
     let pipeline = state.pipeline(&name)?;
-    let docs = tokio::task::spawn_blocking(move || {
-        let index = pipeline.index()?;
-        index.documents(&pipeline.spec.retrieve.filter)
-    })
-    .await??;
+    let Some(filter) = visible(&pipeline, principal.as_ref().map(|Extension(p)| p)) else {
+        return Ok(Json(DocumentList { documents: Vec::new() }));
+    };
+    let docs = tokio::task::spawn_blocking(move || pipeline.index()?.documents(&filter)).await??;
     Ok(Json(DocumentList {
         documents: docs.into_iter().map(DocumentInfo::from).collect(),
     }))
@@ -185,8 +193,27 @@ pub async fn list(
 pub async fn remove(
     State(state): State<Arc<AppState>>,
     Path((name, id)): Path<(String, String)>,
+    principal: Option<Extension<Principal>>,
 ) -> Result<StatusCode, ApiError> {
     let pipeline = state.pipeline(&name)?;
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "document_not_found",
+            format!("no document `{id}` in pipeline `{name}`"),
+        )
+    };
+    // A key sees, and so deletes, only documents of its domains; others do not exist for it.
+    if let Some(Extension(p)) = &principal
+        && p.role.domains.names().is_some()
+    {
+        let filter = visible(&pipeline, Some(p)).ok_or_else(not_found)?;
+        let (pipeline, wanted) = (pipeline.clone(), id.clone());
+        let docs = tokio::task::spawn_blocking(move || pipeline.index()?.documents(&filter)).await??;
+        if !docs.iter().any(|d| d.id == wanted) {
+            return Err(not_found());
+        }
+    }
     let removed = crate::sync::remove(pipeline, &id).await.map_err(|e| {
         tracing::warn!(pipeline = %name, document = %id, error = %e, "document not removed");
         ApiError::from(e)
@@ -195,10 +222,24 @@ pub async fn remove(
         tracing::info!(pipeline = %name, document = %id, source = %doc.source, "document deleted");
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "document_not_found",
-            format!("no document `{id}` in pipeline `{name}`"),
-        ))
+        Err(not_found())
     }
+}
+
+/// The filter of the documents `principal` may see in `pipeline`: the pipeline's own,
+/// narrowed to the key's domains; `None` when that leaves none.
+fn visible(pipeline: &Pipeline, principal: Option<&Principal>) -> Option<Filter> {
+    let own = &pipeline.spec.retrieve.filter;
+    match principal.and_then(|p| p.role.domains.names()) {
+        Some(granted) => own.narrowed("domain", &granted),
+        None => Some(own.clone()),
+    }
+}
+
+fn domain_forbidden(p: &Principal, domain: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "domain_forbidden",
+        format!("role `{}` may not write to domain `{domain}`", p.role.name),
+    )
 }

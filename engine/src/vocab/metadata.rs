@@ -102,6 +102,21 @@ impl Filter {
         })
     }
 
+    /// This filter with `field` narrowed to `allowed` (on top of what it already
+    /// allows); `None` when nothing is left.
+    pub fn narrowed(&self, field: &str, allowed: &[String]) -> Option<Filter> {
+        let values: Vec<String> = match self.fields.get(field).filter(|own| !own.is_empty()) {
+            Some(own) => own.iter().filter(|v| allowed.contains(v)).cloned().collect(),
+            None => allowed.to_vec(),
+        };
+        if values.is_empty() {
+            return None;
+        }
+        let mut narrowed = self.clone();
+        narrowed.fields.insert(field.to_owned(), values);
+        Some(narrowed)
+    }
+
     /// The first field that is not one of [`FILTER_FIELDS`].
     pub fn unknown_field(&self) -> Option<&str> {
         self.fields

@@ -180,13 +180,14 @@ async fn a_keys_domains_filter_inside_retrieval() {
     std::fs::write(config.path().join("pipelines/all.yaml"), all).unwrap();
     std::fs::write(
         config.path().join("access.yaml"),
-        "roles:\n  hr-everywhere: { pipelines: [\"*\"], domains: [hr], scopes: [query] }\n  admin: { pipelines: [\"*\"], domains: [\"*\"], scopes: [\"*\"] }\n",
+        "roles:\n  hr-everywhere: { pipelines: [\"*\"], domains: [hr], scopes: [query] }\n  hr-writer: { pipelines: [\"*\"], domains: [hr], scopes: [query, upload, delete] }\n  admin: { pipelines: [\"*\"], domains: [\"*\"], scopes: [\"*\"] }\n",
     )
     .unwrap();
     let dir = config.path().to_str().unwrap();
     let data = tempfile::tempdir().unwrap();
     let hr_key = create(dir, data.path(), &["--role", "hr-everywhere"]);
     let admin = create(dir, data.path(), &["--role", "admin"]);
+    let writer = create(dir, data.path(), &["--role", "hr-writer"]);
     let s = Server::start_with(dir, data, &["--ingest"]);
     let nda = |key: &str, body: Value| {
         client()
@@ -224,6 +225,55 @@ async fn a_keys_domains_filter_inside_retrieval() {
         (status, code(&body)),
         (StatusCode::FORBIDDEN, "domain_forbidden"),
         "{body}"
+    );
+
+    // Documents: listed, uploaded and deleted within the key's domains only.
+    let listed = |key: String| {
+        let url = s.url("/v1/pipelines/all/documents");
+        async move {
+            let r = client().get(url).header("x-api-key", key).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<Value>().await.unwrap()["documents"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    let everything = listed(admin.clone()).await;
+    let legal_doc = everything.iter().find(|d| d["domain"] == "legal").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mine = listed(writer.clone()).await;
+    assert!(!mine.is_empty() && mine.iter().all(|d| d["domain"] == "hr"), "{mine:?}");
+    let upload = |domain: &str| {
+        let form = reqwest::multipart::Form::new().text("domain", domain.to_owned()).part(
+            "file",
+            reqwest::multipart::Part::bytes(b"# Note\n\nA short note.\n".to_vec()).file_name("note.md"),
+        );
+        client()
+            .post(s.url("/v1/pipelines/all/documents"))
+            .header("x-api-key", &writer)
+            .multipart(form)
+            .send()
+    };
+    let r = upload("legal").await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "domain_forbidden");
+    assert_eq!(upload("hr").await.unwrap().status(), StatusCode::OK);
+    let delete = |key: &str| {
+        client()
+            .delete(s.url(&format!("/v1/pipelines/all/documents/{legal_doc}")))
+            .header("x-api-key", key)
+            .send()
+    };
+    assert_eq!(delete(&writer).await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert!(
+        listed(admin.clone())
+            .await
+            .iter()
+            .any(|d| d["id"] == legal_doc.as_str()),
+        "still there"
     );
 
     // The OpenAI endpoint filters the same way.

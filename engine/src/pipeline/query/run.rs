@@ -309,18 +309,13 @@ impl Pipeline {
                     granted: list(),
                 });
             }
-            let narrowed: Vec<String> = match filter.fields.get("domain").filter(|own| !own.is_empty()) {
-                Some(own) => own.iter().filter(|d| granted.contains(d)).cloned().collect(),
-                None => granted.clone(),
-            };
-            if narrowed.is_empty() {
-                return Err(QueryError::NothingGranted {
+            return filter
+                .narrowed("domain", granted)
+                .ok_or_else(|| QueryError::NothingGranted {
                     pipeline: self.spec.name.clone(),
                     granted: list(),
                     own: filter.fields.get("domain").map(|d| d.join(", ")).unwrap_or_default(),
                 });
-            }
-            filter.fields.insert("domain".to_owned(), narrowed);
         }
         Ok(filter)
     }
