@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -21,6 +22,11 @@ use crate::store::keys::Refusal;
 pub struct Principal {
     pub key_id: String,
     pub role: Role,
+}
+
+/// Whether a request by `principal` (`None`: the server is open) may see `pipeline`.
+pub fn may_see(principal: Option<&Extension<Principal>>, pipeline: &str) -> bool {
+    principal.is_none_or(|Extension(p)| p.role.pipelines.allows(pipeline))
 }
 
 impl Principal {

@@ -34,7 +34,7 @@ use self::types::{
     RaglineExtension, finish_reason,
 };
 use super::AppState;
-use super::auth::Principal;
+use super::auth::{Principal, may_see};
 use super::observe::PipelineName;
 use crate::pipeline::{Pipeline, Query};
 use crate::stages::guard::GuardAction;
@@ -129,11 +129,15 @@ async fn complete(
 
 /// Every pipeline, as a model.
 #[utoipa::path(get, path = "/v1/models", responses((status = 200, body = ModelList)))]
-pub async fn list_models(State(state): State<Arc<AppState>>) -> Json<ModelList> {
+pub async fn list_models(
+    State(state): State<Arc<AppState>>,
+    principal: Option<Extension<Principal>>,
+) -> Json<ModelList> {
     let snapshot = state.engine.snapshot();
+    let granted = |p: &&Arc<Pipeline>| may_see(principal.as_ref(), &p.spec.name);
     Json(ModelList {
         object: "list".to_owned(),
-        data: snapshot.pipelines.values().map(|p| model(p)).collect(),
+        data: snapshot.pipelines.values().filter(granted).map(|p| model(p)).collect(),
     })
 }
 
@@ -147,7 +151,11 @@ pub async fn list_models(State(state): State<Arc<AppState>>) -> Json<ModelList> 
 pub async fn get_model(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
+    principal: Option<Extension<Principal>>,
 ) -> Result<Json<Model>, OpenAiError> {
+    if let Some(Extension(p)) = &principal {
+        p.check_pipeline(&name)?;
+    }
     Ok(Json(model(pipeline(&state, &name)?.as_ref())))
 }
 

@@ -1,7 +1,10 @@
 //! `GET /openapi.json`: the OpenAPI 3 description of every route.
 
 use axum::Json;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,9 +26,33 @@ use utoipa::OpenApi;
         super::analytics::feedback,
         super::analytics::report,
         super::analytics::drift,
-    )
+    ),
+    modifiers(&Keys)
 )]
 struct ApiDoc;
+
+/// The API keys of `access.yaml` (see `http/auth.rs`): a bearer token or `x-api-key`,
+/// or neither when the server runs open.
+struct Keys;
+
+impl Modify for Keys {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))),
+        );
+        openapi.security = Some(vec![
+            SecurityRequirement::default(),
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+            SecurityRequirement::new("api_key", Vec::<String>::new()),
+        ]);
+    }
+}
 
 /// The OpenAPI document.
 pub fn spec() -> utoipa::openapi::OpenApi {
@@ -39,6 +66,16 @@ pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keys are described: a bearer token or `x-api-key`, or none on an open server.
+    #[test]
+    fn api_keys_are_described() {
+        let doc = serde_json::to_value(spec()).unwrap();
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(schemes["bearer"]["scheme"], "bearer", "{schemes}");
+        assert_eq!(schemes["api_key"]["name"], "x-api-key", "{schemes}");
+        assert_eq!(doc["security"].as_array().unwrap().len(), 3, "{}", doc["security"]);
+    }
 
     /// Every `$ref` names a schema the document defines, so clients can generate from it.
     #[test]

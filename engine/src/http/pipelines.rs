@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::auth::{Principal, may_see};
 use super::wire::{InterventionCounts, PromptInfo, PromptVersion, ReloadStatus};
 use super::{ApiError, AppState};
 use crate::pipeline::{Engine, Pipeline};
@@ -179,11 +180,17 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Rea
 
 /// The loaded pipelines with their endpoints and prompt versions, and the reload status.
 #[utoipa::path(get, path = "/v1/pipelines", responses((status = 200, body = PipelineList)))]
-pub async fn list(State(state): State<Arc<AppState>>) -> Json<PipelineList> {
+pub async fn list(State(state): State<Arc<AppState>>, principal: Option<Extension<Principal>>) -> Json<PipelineList> {
     let engine = &state.engine;
     let snapshot = engine.snapshot();
+    let granted = |p: &&Arc<Pipeline>| may_see(principal.as_ref(), &p.spec.name);
     Json(PipelineList {
-        pipelines: snapshot.pipelines.values().map(|p| info(engine, p)).collect(),
+        pipelines: snapshot
+            .pipelines
+            .values()
+            .filter(granted)
+            .map(|p| info(engine, p))
+            .collect(),
         reload: (&engine.reload_status()).into(),
     })
 }

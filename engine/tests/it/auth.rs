@@ -100,6 +100,37 @@ async fn keys_open_only_what_their_role_grants() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(ask(&s, "legal", &[("x-api-key", &admin)]).await.0, StatusCode::OK);
 
+    // Listings show only the role's pipelines.
+    let names = |path: &'static str, key: String, field: &'static str| {
+        let url = s.url(path);
+        async move {
+            let body: Value = client()
+                .get(url)
+                .header("x-api-key", key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let list = body[field].as_array().unwrap().clone();
+            let key = if field == "data" { "id" } else { "name" };
+            list.iter()
+                .map(|p| p[key].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(names("/v1/pipelines", hr.clone(), "pipelines").await, ["hr"]);
+    assert_eq!(names("/v1/models", hr.clone(), "data").await, ["hr"]);
+    assert!(names("/v1/models", admin.clone(), "data").await.len() > 1);
+    let r = client()
+        .get(s.url("/v1/models/legal"))
+        .header("x-api-key", &hr)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
     // The OpenAI endpoint: the key is the client's api_key, the pipeline its model.
     let chat = |model: &str, key: &str| {
         client()
