@@ -108,17 +108,18 @@ pub async fn check(State(state): State<Arc<AppState>>, mut request: Request, nex
             "this server needs an API key: send `Authorization: Bearer <key>` or `x-api-key: <key>`".to_owned(),
         );
     };
+    let unavailable = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "cannot check API keys");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "auth_unavailable",
+            "the key store cannot be read",
+        )
+        .into_response()
+    };
     let store = match state.engine.resources.keys() {
-        Ok(store) => store.clone(),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot check API keys");
-            return ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "auth_unavailable",
-                "the key store cannot be read",
-            )
-            .into_response();
-        }
+        Ok(store) => store,
+        Err(e) => return unavailable(&e),
     };
     let record = match store.check(key, now_ms()) {
         Ok(Ok(record)) => record,
@@ -128,15 +129,7 @@ pub async fn check(State(state): State<Arc<AppState>>, mut request: Request, nex
             let at = crate::vocab::time::rfc3339(at_ms);
             return unauthorized("key_expired", format!("API key {id} expired at {at}"));
         }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot check API keys");
-            return ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "auth_unavailable",
-                "the key store cannot be read",
-            )
-            .into_response();
-        }
+        Err(e) => return unavailable(&e),
     };
     let Some(role) = access.roles.get(&record.role).cloned() else {
         return ApiError::new(

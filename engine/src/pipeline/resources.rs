@@ -33,7 +33,7 @@ pub struct Resources {
     /// The query log (`data_dir/analytics`), opened on first use; `None` after it
     /// failed to open (logged once).
     query_log: OnceLock<Option<Arc<QueryLog>>>,
-    keys: OnceLock<Result<Arc<KeyStore>, String>>,
+    keys: Mutex<Option<Arc<KeyStore>>>,
 }
 
 impl Resources {
@@ -57,7 +57,7 @@ impl Resources {
             docstores: StoreCache::default(),
             stats: PromptStats::default(),
             query_log: OnceLock::new(),
-            keys: OnceLock::new(),
+            keys: Mutex::default(),
         }
     }
 
@@ -74,18 +74,19 @@ impl Resources {
             .as_ref()
     }
 
-    /// The API key store (`<data-dir>/keys`), opened on first use; the error when it
-    /// cannot be opened.
-    pub fn keys(&self) -> Result<&Arc<KeyStore>, &str> {
-        self.keys
-            .get_or_init(|| {
-                let dir = self.data_dir.join("keys");
-                KeyStore::open(&dir)
-                    .map(Arc::new)
-                    .map_err(|e| format!("cannot open the key store in {}: {e}", dir.display()))
-            })
-            .as_ref()
-            .map_err(String::as_str)
+    /// The API key store (`<data-dir>/keys`), opened on first use (and tried again
+    /// after a failure).
+    ///
+    /// # Errors
+    /// [`StoreError`] when it cannot be opened.
+    pub fn keys(&self) -> Result<Arc<KeyStore>, StoreError> {
+        let mut slot = self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(store) = &*slot {
+            return Ok(store.clone());
+        }
+        let store = Arc::new(KeyStore::open(&self.data_dir.join("keys"))?);
+        *slot = Some(store.clone());
+        Ok(store)
     }
 
     /// Log no queries (`analytics.enabled: false`); call before the first query.
