@@ -34,9 +34,10 @@ pub struct ServeArgs {
     /// Ingest every pipeline's sources before serving (unchanged files are skipped).
     #[arg(long)]
     pub ingest: bool,
-    /// Largest request body, uploads included, in bytes.
-    #[arg(long, default_value_t = 64 * 1024 * 1024)]
-    pub max_body_bytes: usize,
+    /// Largest request body, uploads included, in bytes (default: `limits.max_body_bytes`
+    /// of `ragline.yaml`, else 64 MiB).
+    #[arg(long)]
+    pub max_body_bytes: Option<usize>,
     /// Reload pipelines, prompts and scripts when their files change (a change that does
     /// not compile is refused and the running config keeps serving), and index files
     /// added to or changed in the pipelines' `dir` sources (removing deleted ones).
@@ -158,8 +159,14 @@ fn serve(cli: &Cli, args: &ServeArgs, server: &Server) -> anyhow::Result<ExitCod
             snapshot.pipelines.len()
         );
         drop(snapshot);
+        let defaults = HttpLimits::default();
         let limits = HttpLimits {
-            max_body_bytes: args.max_body_bytes,
+            max_body_bytes: args
+                .max_body_bytes
+                .or(server.max_body_bytes)
+                .unwrap_or(defaults.max_body_bytes),
+            max_upload_files: server.max_upload_files,
+            max_query_chars: server.max_query_chars,
         };
         let router = http::router(engine.clone(), limits, metrics);
         http::serve(listener, router).await.context("server failed")

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::telemetry::OtlpSettings;
-use crate::vocab::{ConfigError, Diagnostic, from_yaml};
+use crate::vocab::{ConfigError, Diagnostic, MAX_QUERY_CHARS, from_yaml};
 
 /// The server config's file name in the config directory.
 pub const SERVER_FILE: &str = "ragline.yaml";
@@ -30,6 +30,28 @@ pub struct ServerConfig {
     /// Spend budgets, exported as `ragline_budget_usd` for the budget alerts.
     #[serde(default)]
     pub budgets: BudgetsConfig,
+    /// Request limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// Request limits; a request over one is refused before any work.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request body, uploads included, in bytes (default 64 MiB; 413
+    /// `payload_too_large`). `serve --max-body-bytes` overrides it.
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub max_body_bytes: Option<Spanned<u64>>,
+    /// Most files in one upload request (default 100; 413 `too_many_files`).
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub max_upload_files: Option<Spanned<u32>>,
+    /// Longest question, in characters (default and most 4000; 400 `bad_request`).
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub max_query_chars: Option<Spanned<u32>>,
 }
 
 /// The query log.
@@ -118,6 +140,10 @@ pub struct Server {
     pub drift_every: Duration,
     pub daily_budget_usd: Option<f64>,
     pub monthly_budget_usd: Option<f64>,
+    /// `None`: the default.
+    pub max_body_bytes: Option<usize>,
+    pub max_upload_files: usize,
+    pub max_query_chars: usize,
 }
 
 impl Default for Server {
@@ -130,6 +156,9 @@ impl Default for Server {
             drift_every: Duration::from_secs(60),
             daily_budget_usd: None,
             monthly_budget_usd: None,
+            max_body_bytes: None,
+            max_upload_files: 100,
+            max_query_chars: MAX_QUERY_CHARS,
         }
     }
 }
@@ -217,6 +246,37 @@ impl ServerConfig {
                 ));
             }
         }
+        let l = &self.limits;
+        if let Some(bytes) = &l.max_body_bytes
+            && bytes.value < 1024
+        {
+            diagnostics.push(Diagnostic::spanned(
+                file,
+                bytes,
+                "limits.max_body_bytes",
+                "max_body_bytes must be at least 1024",
+            ));
+        }
+        if let Some(files) = &l.max_upload_files
+            && files.value == 0
+        {
+            diagnostics.push(Diagnostic::spanned(
+                file,
+                files,
+                "limits.max_upload_files",
+                "max_upload_files must be at least 1",
+            ));
+        }
+        if let Some(chars) = &l.max_query_chars
+            && !(1..=MAX_QUERY_CHARS as u32).contains(&chars.value)
+        {
+            diagnostics.push(Diagnostic::spanned(
+                file,
+                chars,
+                "limits.max_query_chars",
+                format!("max_query_chars must be between 1 and {MAX_QUERY_CHARS}"),
+            ));
+        }
         if !diagnostics.is_empty() {
             return Err(diagnostics.into());
         }
@@ -243,6 +303,15 @@ impl ServerConfig {
                 .map_or(defaults.drift_every, |s| Duration::from_secs(s.value)),
             daily_budget_usd: self.budgets.daily_usd.as_ref().map(|b| b.value),
             monthly_budget_usd: self.budgets.monthly_usd.as_ref().map(|b| b.value),
+            max_body_bytes: l.max_body_bytes.as_ref().and_then(|b| usize::try_from(b.value).ok()),
+            max_upload_files: l
+                .max_upload_files
+                .as_ref()
+                .map_or(defaults.max_upload_files, |f| f.value as usize),
+            max_query_chars: l
+                .max_query_chars
+                .as_ref()
+                .map_or(defaults.max_query_chars, |c| c.value as usize),
         })
     }
 }
@@ -270,6 +339,27 @@ mod tests {
         assert!((otlp.sample_ratio - 0.25).abs() < 1e-9);
         assert!(!otlp.capture_content);
         assert!(s.metrics && s.query_log, "on unless switched off");
+    }
+
+    #[test]
+    fn limits_are_checked_and_located() {
+        let s = compile("limits:\n  max_upload_files: 5\n  max_query_chars: 300\n").unwrap();
+        assert_eq!(
+            (s.max_upload_files, s.max_query_chars, s.max_body_bytes),
+            (5, 300, None)
+        );
+        let e = compile("limits:\n  max_body_bytes: 10\n  max_upload_files: 0\n  max_query_chars: 5000\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("ragline.yaml:2:19: limits.max_body_bytes: max_body_bytes must be at least 1024"),
+            "{e}"
+        );
+        assert!(e.contains("ragline.yaml:3:21: limits.max_upload_files"), "{e}");
+        assert!(
+            e.contains("ragline.yaml:4:20: limits.max_query_chars: max_query_chars must be between 1 and 4000"),
+            "{e}"
+        );
     }
 
     #[test]

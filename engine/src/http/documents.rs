@@ -59,6 +59,16 @@ pub async fn upload(
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.file_name().map(str::to_owned) {
             Some(file_name) => {
+                let limit = state.limits.max_upload_files;
+                if files.len() == limit {
+                    return Err(ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "too_many_files",
+                        format!(
+                            "more than {limit} files in one upload (limits.max_upload_files); send them in several"
+                        ),
+                    ));
+                }
                 let bytes = field.bytes().await.map_err(multipart_error)?;
                 files.push(UploadFile {
                     name: file_name,

@@ -32,12 +32,18 @@ use crate::telemetry::Metrics;
 pub struct HttpLimits {
     /// Largest request body (uploads included), in bytes.
     pub max_body_bytes: usize,
+    /// Most files in one upload.
+    pub max_upload_files: usize,
+    /// Longest question, in characters.
+    pub max_query_chars: usize,
 }
 
 impl Default for HttpLimits {
     fn default() -> Self {
         Self {
             max_body_bytes: 64 * 1024 * 1024,
+            max_upload_files: 100,
+            max_query_chars: crate::vocab::MAX_QUERY_CHARS,
         }
     }
 }
@@ -47,9 +53,24 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// The process's metrics, when it records them (`ragline serve` does).
     pub metrics: Option<Metrics>,
+    pub limits: HttpLimits,
 }
 
 impl AppState {
+    /// 400 when `question` is over `limits.max_query_chars`.
+    fn check_query_length(&self, question: &str) -> Result<(), ApiError> {
+        let chars = question.chars().count();
+        let limit = self.limits.max_query_chars;
+        if chars > limit {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("query is {chars} characters; the limit is {limit}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// The pipeline `name` in the current snapshot.
     fn pipeline(&self, name: &str) -> Result<Arc<Pipeline>, ApiError> {
         self.engine
@@ -63,7 +84,11 @@ impl AppState {
 
 /// The whole API as a router, for `serve` and for tests; `metrics` renders `/metrics`.
 pub fn router(engine: Arc<Engine>, limits: HttpLimits, metrics: Option<Metrics>) -> Router {
-    let state = Arc::new(AppState { engine, metrics });
+    let state = Arc::new(AppState {
+        engine,
+        metrics,
+        limits,
+    });
     Router::new()
         .route("/healthz", get(pipelines::healthz))
         .route("/readyz", get(pipelines::readyz))

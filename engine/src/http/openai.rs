@@ -91,6 +91,7 @@ async fn complete(
     let include_usage = body.stream_options.as_ref().is_some_and(|o| o.include_usage);
     let stream = body.stream;
     let mut request = query_request(body)?;
+    state.check_query_length(&request.text)?;
     request.granted_domains = granted_domains;
     let meta = ChunkMeta {
         id: completion_id(),

@@ -46,6 +46,7 @@ pub async fn query(
     let pipeline = state.pipeline(&name)?;
     let Json(request) = body.map_err(json_rejection)?;
     let stream = request.stream;
+    state.check_query_length(&request.query)?;
     let mut query = request.into_query();
     query.granted_domains = principal.and_then(|Extension(p)| p.role.domains.names());
     let failed = |e: &QueryError| tracing::warn!(pipeline = %name, error = %e, "query failed");

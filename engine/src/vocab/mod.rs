@@ -10,6 +10,10 @@ pub mod time;
 pub mod usage;
 pub mod yaml;
 
+/// The longest question a query may have, in characters (`limits.max_query_chars` in
+/// `ragline.yaml` may lower it).
+pub const MAX_QUERY_CHARS: usize = 4000;
+
 pub use diagnostic::{ConfigError, Diagnostic};
 pub use metadata::{Filter, Metadata, MetadataField};
 pub use pricing::PriceTable;

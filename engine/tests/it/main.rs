@@ -22,6 +22,7 @@ mod fake_openai;
 mod guardrails;
 mod keys;
 mod layering;
+mod limits;
 mod monitoring;
 mod openai_endpoint;
 mod openai_provider;

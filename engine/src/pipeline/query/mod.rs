@@ -20,8 +20,7 @@ use crate::store::StoreError;
 use crate::vocab::Usage;
 use crate::vocab::metadata::FILTER_FIELDS;
 
-/// Longest accepted question, in characters.
-pub const MAX_QUERY_CHARS: usize = 4000;
+pub use crate::vocab::MAX_QUERY_CHARS;
 
 /// `route.provider` of a query the guardrails refused before any model was called.
 pub const BLOCKED_PROVIDER: &str = "guardrail";
