@@ -84,6 +84,39 @@ pub(super) fn meta(cli: &Cli) -> BenchMeta {
     }
 }
 
+/// A benchmark's JSON file: when and how it ran, and its results.
+#[derive(serde::Serialize)]
+pub(super) struct Recorded<'a, T> {
+    #[serde(flatten)]
+    pub meta: BenchMeta,
+    /// The command line that reproduces it.
+    pub command: String,
+    #[serde(flatten)]
+    pub result: &'a T,
+}
+
+impl<T> Recorded<'_, T> {
+    /// `" (with uncommitted changes)"` when the tree had them, for the Markdown.
+    pub fn dirty_note(&self) -> &'static str {
+        if self.meta.dirty == Some(true) {
+            " (with uncommitted changes)"
+        } else {
+            ""
+        }
+    }
+}
+
+/// Write `recorded` as JSON to `out` and `markdown` beside it (`.md`), and print the
+/// Markdown.
+pub(super) fn write_recorded(out: &Path, recorded: &impl serde::Serialize, markdown: &str) -> anyhow::Result<()> {
+    write_json(out, recorded)?;
+    let md = out.with_extension("md");
+    std::fs::write(&md, markdown).with_context(|| format!("cannot write {}", md.display()))?;
+    print!("{markdown}");
+    println!("\nwritten to {} and {}", out.display(), md.display());
+    Ok(())
+}
+
 /// Write `value` as pretty JSON to `out`, creating its directory.
 pub(super) fn write_json(out: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -9,11 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use serde::Serialize;
 
 use super::Cli;
-use super::bench::{meta, write_json};
-use crate::bench::BenchMeta;
+use super::bench::{Recorded, meta, write_recorded};
 use crate::bench::reload::{self as bench, BenchOptions, ReloadBench};
 
 #[derive(Debug, Args)]
@@ -35,15 +33,7 @@ pub struct BenchReloadArgs {
     pub out: Option<PathBuf>,
 }
 
-/// The JSON file: when and how it ran, and the results.
-#[derive(Serialize)]
-struct Report<'a> {
-    #[serde(flatten)]
-    meta: BenchMeta,
-    command: String,
-    #[serde(flatten)]
-    result: &'a ReloadBench,
-}
+type Report<'a> = Recorded<'a, ReloadBench>;
 
 pub fn run(cli: &Cli, args: &BenchReloadArgs) -> anyhow::Result<ExitCode> {
     let opts = BenchOptions {
@@ -68,12 +58,7 @@ pub fn run(cli: &Cli, args: &BenchReloadArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| cli.config_dir.join("docs/bench/reload.json"));
-    write_json(&out, &report)?;
-    let md = out.with_extension("md");
-    let text = markdown(&report);
-    std::fs::write(&md, &text).with_context(|| format!("cannot write {}", md.display()))?;
-    print!("{text}");
-    println!("\nwritten to {} and {}", out.display(), md.display());
+    write_recorded(&out, &report, &markdown(&report))?;
     let met = result.save_to_served.meets_target && result.under_load.meets_target;
     Ok(if met { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -86,11 +71,7 @@ fn markdown(r: &Report<'_>) -> String {
     let s = &r.result.save_to_served;
     let l = &r.result.under_load;
     let mut out = String::new();
-    let dirty = if r.meta.dirty == Some(true) {
-        " (with uncommitted changes)"
-    } else {
-        ""
-    };
+    let dirty = r.dirty_note();
     let _ = write!(
         out,
         "# Reload benchmark\n\n\

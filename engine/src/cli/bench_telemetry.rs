@@ -8,11 +8,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum as _};
-use serde::Serialize;
 
 use super::Cli;
-use super::bench::{meta, write_json};
-use crate::bench::BenchMeta;
+use super::bench::{Recorded, meta, write_recorded};
 use crate::bench::telemetry::{self, Parts, TelemetryBench, TelemetryOptions};
 use crate::http::otlp_sink;
 
@@ -60,14 +58,7 @@ impl BenchTelemetryArgs {
     }
 }
 
-#[derive(Serialize)]
-struct Report<'a> {
-    #[serde(flatten)]
-    meta: BenchMeta,
-    command: String,
-    #[serde(flatten)]
-    result: &'a TelemetryBench,
-}
+type Report<'a> = Recorded<'a, TelemetryBench>;
 
 pub fn run(cli: &Cli, args: &BenchTelemetryArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -95,12 +86,7 @@ pub fn run(cli: &Cli, args: &BenchTelemetryArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| cli.config_dir.join("docs/bench/telemetry.json"));
-    write_json(&out, &report)?;
-    let md = out.with_extension("md");
-    let text = markdown(&report);
-    std::fs::write(&md, &text).with_context(|| format!("cannot write {}", md.display()))?;
-    print!("{text}");
-    println!("\nwritten to {} and {}", out.display(), md.display());
+    write_recorded(&out, &report, &markdown(&report))?;
     Ok(if result.meets_target {
         ExitCode::SUCCESS
     } else {
@@ -150,11 +136,7 @@ fn describe(parts: Parts) -> String {
 fn markdown(r: &Report<'_>) -> String {
     let b = r.result;
     let mut out = String::new();
-    let dirty = if r.meta.dirty == Some(true) {
-        " (with uncommitted changes)"
-    } else {
-        ""
-    };
+    let dirty = r.dirty_note();
     let _ = write!(
         out,
         "# Telemetry overhead\n\n\

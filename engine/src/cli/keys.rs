@@ -2,6 +2,7 @@
 //! is printed once, alone on stdout; only its hash is kept (`<data-dir>/keys`).
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -113,19 +114,15 @@ pub fn run(cli: &Cli, args: &KeysArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The checked `access.yaml`; an error when there is none.
-fn access(cli: &Cli) -> anyhow::Result<Access> {
-    let specs = crate::config::load_dir(&cli.config_dir).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
-    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-    Access::load(&cli.config_dir, &names)
-        .map_err(|e| anyhow::anyhow!("invalid access file:\n{e}"))?
-        .with_context(|| {
-            format!(
-                "no {} in {}: declare the roles keys can have first",
-                ACCESS_FILE,
-                cli.config_dir.display()
-            )
-        })
+/// The checked `access.yaml` (as the server loads it); an error when there is none.
+fn access(cli: &Cli) -> anyhow::Result<Arc<Access>> {
+    cli.engine()?.snapshot().access.clone().with_context(|| {
+        format!(
+            "no {} in {}: declare the roles keys can have first",
+            ACCESS_FILE,
+            cli.config_dir.display()
+        )
+    })
 }
 
 fn status(r: &KeyRecord, now: u64) -> &'static str {

@@ -17,10 +17,9 @@ use crate::config::access::{Role, Scope};
 use crate::pipeline::now_ms;
 use crate::store::keys::Refusal;
 
-/// Who is asking: the key's id and its role, in the request's extensions.
+/// Who is asking: the key's role, in the request's extensions.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub key_id: String,
     pub role: Role,
 }
 
@@ -152,10 +151,7 @@ pub async fn check(State(state): State<Arc<AppState>>, mut request: Request, nex
         )
         .into_response();
     }
-    let principal = Principal {
-        key_id: record.id,
-        role,
-    };
+    let principal = Principal { role };
     if let Some(name) = super::observe::pipeline_in_path(request.uri().path())
         && let Err(e) = principal.check_pipeline(name)
     {

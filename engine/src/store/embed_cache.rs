@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use heed::types::Bytes;
-use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, WithoutTls};
+use heed::{CommitOrAbort, Database, Env, WithoutTls};
 use sha2::{Digest, Sha256};
 
 use super::StoreError;
@@ -40,15 +40,7 @@ impl EmbeddingCache {
     /// # Errors
     /// `Io` when the directory cannot be created, `Lmdb` when LMDB refuses to open it.
     pub fn open(dir: &Path) -> Result<EmbeddingCache, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
-        let mut options = EnvOpenOptions::new().read_txn_without_tls();
-        options.map_size(MAP_SIZE_BYTES).max_dbs(1);
-        // SAFETY: only LMDB (in this or another ragline process, coordinated by its lock
-        // file) writes to this directory, and the registry opens it once per process.
-        let env = unsafe { options.open(dir) }?;
+        let env = super::lmdb::open_env(dir, MAP_SIZE_BYTES, 1)?;
         let wtxn = env.write_txn()?;
         let created = env.create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, heed::Error> {
             Ok(CommitOrAbort::<_, ()>::Commit(

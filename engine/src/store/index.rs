@@ -66,7 +66,7 @@ impl Index {
     /// Errors: `Io` when the directories cannot be created, `Lmdb` when LMDB cannot
     /// open (including when this process already has `dir` open), `Bm25` when tantivy fails.
     pub fn open(dir: &Path, opts: &IndexOptions) -> Result<Index, StoreError> {
-        let env = lmdb::open_env(&dir.join("lmdb"), opts.map_size_bytes)?;
+        let env = lmdb::open_env(&dir.join("lmdb"), opts.map_size_bytes, lmdb::DATABASE_COUNT)?;
         let dbs = lmdb::create_databases(&env)?;
         let bm25 = Bm25::open(
             &dir.join("bm25"),

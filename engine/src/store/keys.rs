@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use heed::types::{SerdeJson, Str};
-use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, WithoutTls};
+use heed::{CommitOrAbort, Database, Env, WithoutTls};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -65,15 +65,7 @@ impl KeyStore {
     /// # Errors
     /// [`StoreError`] when the directory or LMDB cannot be opened.
     pub fn open(dir: &Path) -> Result<KeyStore, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
-        let mut options = EnvOpenOptions::new().read_txn_without_tls();
-        options.map_size(MAP_SIZE_BYTES).max_dbs(1);
-        // SAFETY: only LMDB (in this or another ragline process, coordinated by its lock
-        // file) writes to this directory, and each process opens it once.
-        let env = unsafe { options.open(dir) }?;
+        let env = super::lmdb::open_env(dir, MAP_SIZE_BYTES, 1)?;
         let wtxn = env.write_txn()?;
         let created = env.create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, heed::Error> {
             Ok(CommitOrAbort::<_, ()>::Commit(

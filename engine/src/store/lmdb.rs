@@ -25,7 +25,7 @@ const META: &str = "meta";
 /// The arroy vector index (index 0).
 const VECTORS: &str = "vectors";
 /// How many named databases the environment holds.
-const DATABASE_COUNT: u32 = 6;
+pub(super) const DATABASE_COUNT: u32 = 6;
 
 /// `meta` key of the [`EmbedderInfo`] that built the index (JSON).
 const META_EMBEDDER: &str = "embedder";
@@ -54,10 +54,12 @@ pub(super) struct Databases {
     pub max_key: usize,
 }
 
-/// Opens (creating the directory if needed) the LMDB environment at `path`.
+/// Opens (creating the directory if needed) the LMDB environment at `path`, with room
+/// for `max_dbs` named databases. Every LMDB environment of the store opens here: the
+/// index, the embedding cache, the query log, the key store.
 ///
 /// Errors: `Io` when the directory cannot be created, `Lmdb` when LMDB refuses to open.
-pub(super) fn open_env(path: &Path, map_size_bytes: usize) -> Result<Env, StoreError> {
+pub(super) fn open_env(path: &Path, map_size_bytes: usize, max_dbs: u32) -> Result<Env, StoreError> {
     std::fs::create_dir_all(path).map_err(|source| StoreError::Io {
         path: path.to_owned(),
         source,
@@ -65,10 +67,10 @@ pub(super) fn open_env(path: &Path, map_size_bytes: usize) -> Result<Env, StoreE
     let mut options = heed::EnvOpenOptions::new().read_txn_without_tls();
     options
         .map_size(map_size_bytes.max(MAP_SIZE_GRANULE).next_multiple_of(MAP_SIZE_GRANULE))
-        .max_dbs(DATABASE_COUNT);
+        .max_dbs(max_dbs);
     // SAFETY: the memory map is only unsafe if the files are modified behind LMDB's back.
     // Only LMDB itself (in this or another ragline process, coordinated by its lock file)
-    // writes to `dir/lmdb`, and heed refuses to open the same path twice in one process.
+    // writes to these directories, and heed refuses to open the same path twice in one process.
     let env = unsafe { options.open(path) }?;
     Ok(env)
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{BenchError, BenchOptions, Cx, UnderLoad, count, field, fixture, hash_of, quantile, round, sorted};
+use super::{BenchError, BenchOptions, Cx, UnderLoad, count, field, fixture, hash_of, percentile, round, sorted};
 
 /// What the load clients saw.
 #[derive(Default)]
@@ -144,8 +144,8 @@ pub(super) async fn under_load(cx: &Cx, opts: &BenchOptions) -> Result<UnderLoad
         transport_errors: all.transport,
         unknown_prompt_versions: all.unknown_versions,
         queries_per_s: round(all.requests as f64 / seconds.max(1e-9)),
-        query_p50_ms: round(quantile(&lat, 0.5)),
-        query_p95_ms: round(quantile(&lat, 0.95)),
+        query_p50_ms: round(percentile(&lat, 50.0)),
+        query_p95_ms: round(percentile(&lat, 95.0)),
         query_max_ms: round(lat.last().copied().unwrap_or(0.0)),
         meets_target: failed == 0 && all.unknown_versions == 0,
     })

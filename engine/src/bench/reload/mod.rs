@@ -21,6 +21,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::server::{ServerError, ServerProcess};
+use super::stats::percentile;
 
 /// Target: p95 of save → served.
 pub const TARGET_P95_MS: f64 = 300.0;
@@ -224,15 +225,6 @@ fn sorted(xs: &[f64]) -> Vec<f64> {
     v
 }
 
-/// Nearest-rank quantile of sorted values.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,9 +232,9 @@ mod tests {
     #[test]
     fn nearest_rank_quantiles() {
         let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(quantile(&v, 0.5), 50.0);
-        assert_eq!(quantile(&v, 0.95), 95.0);
-        assert_eq!(quantile(&v, 1.0), 100.0);
-        assert_eq!(quantile(&[], 0.5), 0.0);
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 95.0), 95.0);
+        assert_eq!(percentile(&v, 100.0), 100.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{BenchError, Cx, SaveToServed, TARGET_P95_MS, fixture, hash_of, quantile, round, sorted};
+use super::{BenchError, Cx, SaveToServed, TARGET_P95_MS, fixture, hash_of, percentile, round, sorted};
 
 pub(super) async fn save_to_served(cx: &Cx, edits: usize) -> Result<SaveToServed, BenchError> {
     // Wait until the server answers with the initial prompt.
@@ -42,12 +42,12 @@ pub(super) async fn save_to_served(cx: &Cx, edits: usize) -> Result<SaveToServed
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     let sorted = sorted(&samples);
-    let p95 = quantile(&sorted, 0.95);
+    let p95 = percentile(&sorted, 95.0);
     Ok(SaveToServed {
         edits,
         served: samples.len(),
         timed_out,
-        p50_ms: round(quantile(&sorted, 0.5)),
+        p50_ms: round(percentile(&sorted, 50.0)),
         p95_ms: round(p95),
         max_ms: round(sorted.last().copied().unwrap_or(0.0)),
         mean_ms: round(samples.iter().sum::<f64>() / samples.len().max(1) as f64),

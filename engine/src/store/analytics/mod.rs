@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use heed::types::{Bytes, SerdeJson, Str};
-use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, RoTxn, WithoutTls};
+use heed::{CommitOrAbort, Database, Env, RoTxn, WithoutTls};
 
 pub use self::record::{Baseline, EvalRecord, Feedback, QueryRecord, Rating, WindowQuery};
 use super::StoreError;
@@ -60,15 +60,7 @@ impl QueryLog {
     /// # Errors
     /// `Io` when the directory cannot be created, `Lmdb` when LMDB refuses to open it.
     pub fn open(dir: &Path) -> Result<Arc<QueryLog>, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
-        let mut options = EnvOpenOptions::new().read_txn_without_tls();
-        options.map_size(MAP_SIZE_BYTES).max_dbs(5);
-        // SAFETY: only LMDB (in this or another ragline process, coordinated by its lock
-        // file) writes to this directory, and the registry opens it once per process.
-        let env = unsafe { options.open(dir) }?;
+        let env = super::lmdb::open_env(dir, MAP_SIZE_BYTES, 5)?;
         let wtxn = env.write_txn()?;
         let created = env.create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, heed::Error> {
             Ok(CommitOrAbort::<_, ()>::Commit((
