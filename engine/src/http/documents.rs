@@ -123,10 +123,13 @@ pub async fn upload(
         return Err(domain_forbidden(p, &metadata.domain));
     }
     let metadata = overridden.then_some(metadata);
-    let report = crate::sync::upload(pipeline, files, metadata).await.map_err(|e| {
-        tracing::warn!(pipeline = %name, error = %e, "upload not stored");
-        ApiError::from(e)
-    })?;
+    let granted = principal.and_then(|Extension(p)| p.role.domains.names());
+    let report = crate::sync::upload(pipeline, files, metadata, granted.as_deref())
+        .await
+        .map_err(|e| {
+            tracing::warn!(pipeline = %name, error = %e, "upload not stored");
+            ApiError::from(e)
+        })?;
     let failed = report
         .files
         .iter()

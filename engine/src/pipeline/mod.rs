@@ -32,7 +32,7 @@ use crate::providers::embed::Embedder;
 use crate::stages::ingest::sources::IngestInput;
 use crate::store::analytics::QueryLog;
 use crate::store::{Index, IndexOptions, StoreError};
-use crate::vocab::{ConfigError, Diagnostic};
+use crate::vocab::{ConfigError, Diagnostic, Filter};
 
 /// A compiled pipeline with access to the shared resources.
 pub struct Pipeline {
@@ -92,12 +92,26 @@ impl Pipeline {
         inputs: Vec<IngestInput>,
         on_file: &mut dyn FnMut(&ingest::FileReport),
     ) -> Result<IngestReport, IngestError> {
+        self.ingest_within(&self.spec.retrieve.filter, inputs, on_file)
+    }
+
+    /// [`Pipeline::ingest`], refusing any file whose metadata, after tagging, is
+    /// outside `allowed` (the pipeline's filter, narrowed by an API key's grant).
+    ///
+    /// # Errors
+    /// As [`Pipeline::ingest`].
+    pub fn ingest_within(
+        &self,
+        allowed: &Filter,
+        inputs: Vec<IngestInput>,
+        on_file: &mut dyn FnMut(&ingest::FileReport),
+    ) -> Result<IngestReport, IngestError> {
         let index = self.index()?;
         let embedder = self.embedder()?;
         let target = IngestTarget {
             pipeline: &self.spec.name,
             stage: &self.spec.ingest,
-            allowed: &self.spec.retrieve.filter,
+            allowed,
             index: &index,
             embedder: embedder.as_ref(),
         };

@@ -16,7 +16,7 @@ use crate::stages::ingest::FileError;
 use crate::stages::ingest::parse::{ParseError, detect_format, type_name};
 use crate::stages::ingest::sources::IngestInput;
 use crate::stages::ingest::tag;
-use crate::vocab::Metadata;
+use crate::vocab::{Filter, Metadata};
 
 /// One uploaded file.
 #[derive(Debug, Clone)]
@@ -63,7 +63,10 @@ pub enum UploadError {
 }
 
 /// Store, then index, `files` for `pipeline`. `metadata` (from the request) overrides
-/// the pipeline's defaults and is recorded with each object.
+/// the pipeline's defaults and is recorded with each object. `granted` (an API
+/// key's domains; `None`: every domain) bounds what the files may hold, before they are
+/// stored and again after the tag rule ran; a file the rule puts outside it is refused
+/// and its stored object removed, so no later sync indexes it either.
 ///
 /// # Errors
 /// [`UploadError::Store`] when the store cannot take a file (then nothing is indexed);
@@ -72,8 +75,19 @@ pub async fn upload(
     pipeline: Arc<Pipeline>,
     files: Vec<UploadFile>,
     metadata: Option<Metadata>,
+    granted: Option<&[String]>,
 ) -> Result<UploadReport, UploadError> {
     let started = Instant::now();
+    let own = &pipeline.spec.retrieve.filter;
+    let allowed = match granted {
+        None => own.clone(),
+        // Nothing in common: every domain value is refused.
+        Some(domains) => own.narrowed("domain", domains).unwrap_or_else(|| {
+            let mut none = own.clone();
+            none.fields.insert("domain".to_owned(), Vec::new());
+            none
+        }),
+    };
     let store = pipeline.docstore();
     let stage = &pipeline.spec.ingest;
     let effective = metadata.clone().unwrap_or_else(|| stage.defaults.clone());
@@ -83,7 +97,9 @@ pub async fn upload(
         let name = sanitize(&file.name);
         let key = upload_key(&effective.domain, &name);
         let source = store.source(&key);
-        if let Some((error, message)) = refusal(&pipeline, &name, &source, file.bytes.len() as u64, &effective) {
+        if let Some((error, message)) =
+            refusal(&pipeline, &name, &source, file.bytes.len() as u64, &effective, &allowed)
+        {
             results.push(UploadedFile {
                 file: name,
                 source,
@@ -121,8 +137,10 @@ pub async fn upload(
     let ingest_pipeline = pipeline.clone();
     // The ingest stages' spans belong to the request's trace.
     let span = tracing::Span::current();
-    let report =
-        tokio::task::spawn_blocking(move || span.in_scope(|| ingest_pipeline.ingest(inputs, &mut |_| {}))).await??;
+    let report = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| ingest_pipeline.ingest_within(&allowed, inputs, &mut |_| {}))
+    })
+    .await??;
     for file in report.files {
         if let Some(r) = results
             .iter_mut()
@@ -130,6 +148,19 @@ pub async fn upload(
             .find(|r| r.source == file.source && r.stored_key.is_some())
         {
             r.outcome = file.outcome;
+        }
+    }
+    for r in &mut results {
+        if matches!(
+            r.outcome,
+            FileOutcome::Failed {
+                error: FileError::ForbiddenMetadata,
+                ..
+            }
+        ) && let Some(key) = r.stored_key.take()
+        {
+            tracing::warn!(pipeline = %pipeline.spec.name, key = %key, "upload tagged outside what it may hold; removed from the store");
+            store.delete(&key).await.map_err(UploadError::Store)?;
         }
     }
     Ok(UploadReport {
@@ -148,6 +179,7 @@ fn refusal(
     source: &str,
     size: u64,
     metadata: &Metadata,
+    allowed: &Filter,
 ) -> Option<(FileError, String)> {
     let limit = pipeline.spec.ingest.limits.max_file_bytes;
     let error = if detect_format(name).is_none() {
@@ -158,7 +190,7 @@ fn refusal(
         let message = format!("{source}: domain `{}` {problem}", metadata.domain);
         return Some((FileError::InvalidMetadata, message));
     } else {
-        let e = tag::validate(source, metadata, &[], &pipeline.spec.retrieve.filter).err()?;
+        let e = tag::validate(source, metadata, &[], allowed).err()?;
         return Some(((&e).into(), e.to_string()));
     };
     Some(((&error).into(), error.to_string()))

@@ -204,10 +204,17 @@ async fn a_keys_domains_filter_inside_retrieval() {
     copy_dir(Path::new(SERVER_CONFIG), config.path());
     // A pipeline over the shared index with no domain filter of its own.
     let hr = std::fs::read_to_string(config.path().join("pipelines/hr.yaml")).unwrap();
+    // Its tag rule files whatever mentions a secret under legal.
     let all = hr
         .replace("name: hr", "name: all")
-        .replace("  filter:\n    domain: [hr]\n", "");
-    assert!(!all.contains("filter:"), "{all}");
+        .replace("  filter:\n    domain: [hr]\n", "")
+        .replace("  embed:\n", "  tag:\n    script: ../scripts/secret.rhai\n  embed:\n");
+    assert!(!all.contains("filter:") && all.contains("secret.rhai"), "{all}");
+    std::fs::write(
+        config.path().join("scripts/secret.rhai"),
+        "fn tag(doc) { if contains_any(doc.text_head, [\"secret\"]) { #{ domain: \"legal\" } } else { #{} } }\n",
+    )
+    .unwrap();
     std::fs::write(config.path().join("pipelines/all.yaml"), all).unwrap();
     std::fs::write(
         config.path().join("access.yaml"),
@@ -277,10 +284,11 @@ async fn a_keys_domains_filter_inside_retrieval() {
         .to_owned();
     let mine = listed(writer.clone()).await;
     assert!(!mine.is_empty() && mine.iter().all(|d| d["domain"] == "hr"), "{mine:?}");
-    let upload = |domain: &str| {
+    let upload = |domain: &str, text: &str| {
+        let name = if text.contains("secret") { "plan.md" } else { "note.md" };
         let form = reqwest::multipart::Form::new().text("domain", domain.to_owned()).part(
             "file",
-            reqwest::multipart::Part::bytes(b"# Note\n\nA short note.\n".to_vec()).file_name("note.md"),
+            reqwest::multipart::Part::bytes(format!("# Note\n\n{text}\n").into_bytes()).file_name(name),
         );
         client()
             .post(s.url("/v1/pipelines/all/documents"))
@@ -288,10 +296,34 @@ async fn a_keys_domains_filter_inside_retrieval() {
             .multipart(form)
             .send()
     };
-    let r = upload("legal").await.unwrap();
+    let r = upload("legal", "A short note.").await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "domain_forbidden");
-    assert_eq!(upload("hr").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(upload("hr", "A short note.").await.unwrap().status(), StatusCode::OK);
+    // Declared hr, but the tag rule files it under legal: refused after tagging, and not
+    // left in the store for a sync to index.
+    let r = upload("hr", "A secret plan.").await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "forbidden", "{body:#}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(r#"["legal"] is not allowed here (allowed: hr)"#),
+        "{message}"
+    );
+    let stored = s.data_dir().join("documents/all/hr");
+    assert!(stored.join("note.md").exists(), "the accepted upload is stored");
+    assert!(
+        !stored.join("plan.md").exists(),
+        "the refused upload is removed from the store"
+    );
+    assert!(
+        listed(admin.clone())
+            .await
+            .iter()
+            .all(|d| d["domain"] != "legal" || d["id"] == legal_doc.as_str()),
+        "nothing new under legal"
+    );
     let delete = |key: &str| {
         client()
             .delete(s.url(&format!("/v1/pipelines/all/documents/{legal_doc}")))

@@ -60,7 +60,7 @@ fn tag_script_metadata_is_validated_per_document() {
     assert_eq!(remote["code"], "forbidden_metadata");
     assert_eq!(
         remote["message"],
-        r#"docs/hr/remote.txt: field `domain`: ["finance"] is not allowed by this pipeline (allowed: hr)"#
+        r#"docs/hr/remote.txt: field `domain`: ["finance"] is not allowed here (allowed: hr)"#
     );
 }
 

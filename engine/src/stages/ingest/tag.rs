@@ -212,7 +212,7 @@ pub fn validate(document: &str, m: &Metadata, required: &[MetadataField], allowe
         return Err(TagError::Forbidden {
             document: document.to_owned(),
             field: field.to_owned(),
-            message: format!("{have:?} is not allowed by this pipeline (allowed: {allowed_values})"),
+            message: format!("{have:?} is not allowed here (allowed: {allowed_values})"),
         });
     }
     if let Some(f) = required.iter().find(|f| !f.is_set(m)) {
@@ -297,7 +297,7 @@ mod tests {
         let e = validate("a.md", &m, &[], &allowed).unwrap_err().to_string();
         assert_eq!(
             e,
-            r#"a.md: field `domain`: ["finance"] is not allowed by this pipeline (allowed: hr)"#
+            r#"a.md: field `domain`: ["finance"] is not allowed here (allowed: hr)"#
         );
         let m = Metadata {
             domain: "hr".into(),
