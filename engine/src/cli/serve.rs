@@ -13,7 +13,7 @@ use super::Cli;
 use super::ingest::{ingest_pipeline, print_summary};
 use crate::analytics::service;
 use crate::config::server::Server;
-use crate::http::{self, HttpLimits};
+use crate::http::{self, HttpSettings};
 use crate::pipeline::Engine;
 use crate::prompts::stats::STATS_FILE;
 use crate::reload;
@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// of `ragline.yaml`, else 64 MiB).
     #[arg(long)]
     pub max_body_bytes: Option<usize>,
+    /// Serve `/metrics` on this address, apart from the API (default:
+    /// `telemetry.metrics_addr` of `ragline.yaml`, else with the API).
+    #[arg(long)]
+    pub metrics_addr: Option<SocketAddr>,
     /// Reload pipelines, prompts and scripts when their files change (a change that does
     /// not compile is refused and the running config keeps serving), and index files
     /// added to or changed in the pipelines' `dir` sources (removing deleted ones).
@@ -159,17 +163,34 @@ fn serve(cli: &Cli, args: &ServeArgs, server: &Server) -> anyhow::Result<ExitCod
             snapshot.pipelines.len()
         );
         drop(snapshot);
-        let defaults = HttpLimits::default();
-        let limits = HttpLimits {
+        let metrics_addr = args.metrics_addr.or(server.metrics_addr);
+        let settings = HttpSettings {
             max_body_bytes: args
                 .max_body_bytes
                 .or(server.max_body_bytes)
-                .unwrap_or(defaults.max_body_bytes),
+                .unwrap_or(HttpSettings::default().max_body_bytes),
             max_upload_files: server.max_upload_files,
             max_query_chars: server.max_query_chars,
+            rate: server.rate,
+            cors: server.cors.clone(),
+            metrics_apart: metrics_addr.is_some(),
         };
-        let router = http::router(engine.clone(), limits, metrics);
-        http::serve(listener, router).await.context("server failed")
+        let state = http::AppState::new(engine.clone(), settings, metrics);
+        if let Some(addr) = metrics_addr {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+            println!("ragline metrics on http://{}/metrics", listener.local_addr()?);
+            let metrics = http::metrics_router(state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = http::serve(listener, metrics).await {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            });
+        }
+        http::serve(listener, http::router(state))
+            .await
+            .context("server failed")
     })?;
     save_stats(&engine, &stats_file);
     Ok(ExitCode::SUCCESS)

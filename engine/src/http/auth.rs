@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -72,8 +72,7 @@ fn needs(method: &Method, route: Option<&str>) -> Needs {
 }
 
 /// The key a request carries.
-fn presented(request: &Request) -> Option<&str> {
-    let headers = request.headers();
+pub(super) fn presented(headers: &HeaderMap) -> Option<&str> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -101,7 +100,7 @@ pub async fn check(State(state): State<Arc<AppState>>, mut request: Request, nex
     if needs == Needs::Nothing {
         return next.run(request).await;
     }
-    let Some(key) = presented(&request).filter(|k| !k.is_empty()) else {
+    let Some(key) = presented(request.headers()).filter(|k| !k.is_empty()) else {
         return unauthorized(
             "unauthenticated",
             "this server needs an API key: send `Authorization: Bearer <key>` or `x-api-key: <key>`".to_owned(),

@@ -59,7 +59,7 @@ pub async fn upload(
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.file_name().map(str::to_owned) {
             Some(file_name) => {
-                let limit = state.limits.max_upload_files;
+                let limit = state.settings.max_upload_files;
                 if files.len() == limit {
                     return Err(ApiError::new(
                         StatusCode::PAYLOAD_TOO_LARGE,

@@ -5,9 +5,9 @@ use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::record::{
-    BUDGET, DRIFT_SCORE, DRIFT_THRESHOLD, DRIFT_WINDOW, FALLBACKS, FEEDBACK, GEN_AI_DURATION, GEN_AI_TOKENS,
-    GUARDRAIL_INTERVENTIONS, HTTP_ERRORS, HTTP_REQUEST_DURATION, INDEX_CHUNKS, INDEX_DOCUMENTS, INGEST_FILES,
-    PROVIDER_RETRIES, QUERY_COST, RELOADS, ROUTE_DECISIONS, SPANS_DROPPED, STAGE_DURATION,
+    BUDGET, BUDGET_EXCEEDED, DRIFT_SCORE, DRIFT_THRESHOLD, DRIFT_WINDOW, FALLBACKS, FEEDBACK, GEN_AI_DURATION,
+    GEN_AI_TOKENS, GUARDRAIL_INTERVENTIONS, HTTP_ERRORS, HTTP_REQUEST_DURATION, INDEX_CHUNKS, INDEX_DOCUMENTS,
+    INGEST_FILES, PROVIDER_RETRIES, QUERY_COST, RATE_LIMITED, RELOADS, ROUTE_DECISIONS, SPANS_DROPPED, STAGE_DURATION,
 };
 
 /// Request and stage durations, in seconds: half a millisecond (a cached or keyword-only
@@ -151,6 +151,11 @@ fn describe() {
     );
     describe_gauge!(DRIFT_WINDOW, "Queries in each drift window, by pipeline.");
     describe_gauge!(BUDGET, "Configured spend budget in USD, by period.");
+    describe_counter!(RATE_LIMITED, "Requests refused by a rate limit, by limit.");
+    describe_counter!(
+        BUDGET_EXCEEDED,
+        "Requests refused because a key or role spent its budget, by role and budget."
+    );
 }
 
 #[cfg(test)]

@@ -50,6 +50,11 @@ pub const DRIFT_WINDOW: &str = "ragline_drift_window_queries";
 pub const BUDGET: &str = "ragline_budget_usd";
 /// Spans dropped instead of exported, by reason (`queue_full`, `export_failed`).
 pub const SPANS_DROPPED: &str = "ragline_otel_spans_dropped_total";
+/// Requests refused by a rate limit, by limit (`per_ip`, `per_key`).
+pub const RATE_LIMITED: &str = "ragline_rate_limited_total";
+/// Requests refused because a key or role spent its budget, by role and budget
+/// (`key_daily_usd`, `role_monthly_tokens`, ...).
+pub const BUDGET_EXCEEDED: &str = "ragline_budget_exceeded_total";
 /// Files an ingest batch handled, by pipeline and outcome (`ingested`, `unchanged`, or
 /// the failure's code).
 pub const INGEST_FILES: &str = "ragline_ingest_files_total";
@@ -148,6 +153,14 @@ pub fn route_decision(pipeline: &str, model: &str, reason: &'static str) {
 pub fn guardrail_intervention(pipeline: &str, guard: &str, side: &'static str, action: &'static str, count: u32) {
     counter!(GUARDRAIL_INTERVENTIONS, "pipeline" => pipeline.to_owned(), "guard" => guard.to_owned(), "side" => side, "action" => action)
         .increment(u64::from(count));
+}
+
+pub fn rate_limited(limit: &'static str) {
+    counter!(RATE_LIMITED, "limit" => limit).increment(1);
+}
+
+pub fn budget_exceeded(role: &str, budget: &'static str) {
+    counter!(BUDGET_EXCEEDED, "role" => role.to_owned(), "budget" => budget).increment(1);
 }
 
 pub fn reload(ok: bool) {

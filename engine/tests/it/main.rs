@@ -15,6 +15,7 @@ mod config_errors;
 mod debian;
 mod demo;
 mod drift;
+mod edge;
 mod eval;
 mod fake_bedrock;
 mod fake_guardrail;
