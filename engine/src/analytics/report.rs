@@ -16,11 +16,15 @@ pub enum GroupBy {
     PromptVersion,
     Day,
     Pipeline,
+    /// The API key's role (`none` on an open server).
+    Role,
+    /// The API key's id.
+    Key,
 }
 
 impl GroupBy {
     /// The accepted `by=` values.
-    pub const NAMES: &'static [&'static str] = &["domain", "model", "prompt_version", "day", "pipeline"];
+    pub const NAMES: &'static [&'static str] = &["domain", "model", "prompt_version", "day", "pipeline", "role", "key"];
 
     /// `by=` as the API spells it; `None` for anything else.
     pub fn parse(s: &str) -> Option<GroupBy> {
@@ -30,6 +34,8 @@ impl GroupBy {
             "prompt_version" => Self::PromptVersion,
             "day" => Self::Day,
             "pipeline" => Self::Pipeline,
+            "role" => Self::Role,
+            "key" => Self::Key,
             _ => return None,
         })
     }
@@ -41,6 +47,8 @@ impl GroupBy {
             Self::PromptVersion => "prompt_version",
             Self::Day => "day",
             Self::Pipeline => "pipeline",
+            Self::Role => "role",
+            Self::Key => "key",
         }
     }
 
@@ -52,6 +60,8 @@ impl GroupBy {
             Self::PromptVersion => or_none(&r.prompt_version),
             Self::Day => day_of(r.at_ms),
             Self::Pipeline => r.pipeline.clone(),
+            Self::Role => or_none(r.role.as_deref().unwrap_or_default()),
+            Self::Key => or_none(r.key_id.as_deref().unwrap_or_default()),
         }
     }
 }
@@ -198,6 +208,8 @@ mod tests {
             },
             best_similarity: None,
             feedback: None,
+            key_id: None,
+            role: None,
         }
     }
 

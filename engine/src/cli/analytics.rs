@@ -24,7 +24,8 @@ pub struct AnalyticsArgs {
     /// End (exclusive), same forms; default now.
     #[arg(long)]
     pub until: Option<String>,
-    /// Group by `domain`, `model`, `prompt_version`, `day` or `pipeline`.
+    /// Group by `domain`, `model`, `prompt_version`, `day`, `pipeline`, `role` or `key`
+    /// (the API key id).
     #[arg(long, default_value = "domain")]
     pub by: String,
     /// Print the report as JSON (as `GET /v1/analytics` returns it).

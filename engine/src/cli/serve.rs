@@ -115,6 +115,9 @@ fn serve(cli: &Cli, args: &ServeArgs, server: &Server) -> anyhow::Result<ExitCod
     if !server.query_log {
         engine.resources.disable_query_log();
     }
+    if engine.snapshot().access.is_some() {
+        restore_spend(&engine.resources);
+    }
     let snapshot = engine.snapshot();
     for pipeline in snapshot.pipelines.values() {
         // Open indexes and load models now, so the first request does not pay for it.
@@ -194,6 +197,19 @@ fn serve(cli: &Cli, args: &ServeArgs, server: &Server) -> anyhow::Result<ExitCod
     })?;
     save_stats(&engine, &stats_file);
     Ok(ExitCode::SUCCESS)
+}
+
+/// What keys and roles spent this month, from the query log, for their budgets.
+fn restore_spend(resources: &crate::pipeline::Resources) {
+    let Some(log) = resources.query_log() else {
+        tracing::warn!("no query log: key and role budgets count only what this process answers");
+        return;
+    };
+    let now = crate::pipeline::now_ms();
+    match log.range(None, crate::pipeline::spend::month_start_ms(now), now + 1) {
+        Ok(records) => resources.spend.load(&records, now),
+        Err(e) => tracing::warn!(error = %e, "cannot read the query log: budgets count from zero"),
+    }
 }
 
 /// Assess every pipeline's drift every `drift_every` (which updates its metrics), and

@@ -39,6 +39,51 @@ pub struct RoleConfig {
     /// (reload status, keys), or `["*"]` for all of them.
     #[schemars(with = "Vec<String>")]
     pub scopes: Vec<Spanned<String>>,
+    /// What each key of the role may spend (unset: no limit). Over it: 429
+    /// `budget_exceeded` until the period ends.
+    #[serde(default)]
+    pub key_budget: Option<BudgetConfig>,
+    /// What all keys of the role together may spend (unset: no limit).
+    #[serde(default)]
+    pub role_budget: Option<BudgetConfig>,
+}
+
+/// Spend per UTC calendar day and month, counted from each answer's usage (tokens:
+/// input, output and embedding; USD: its cost).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetConfig {
+    /// USD per day.
+    #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    pub daily_usd: Option<Spanned<f64>>,
+    /// USD per month.
+    #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    pub monthly_usd: Option<Spanned<f64>>,
+    /// Tokens per day.
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub daily_tokens: Option<Spanned<u64>>,
+    /// Tokens per month.
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub monthly_tokens: Option<Spanned<u64>>,
+}
+
+/// A checked budget; each limit is optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Budget {
+    pub daily_usd: Option<f64>,
+    pub monthly_usd: Option<f64>,
+    pub daily_tokens: Option<u64>,
+    pub monthly_tokens: Option<u64>,
+}
+
+impl Budget {
+    pub fn is_empty(&self) -> bool {
+        *self == Budget::default()
+    }
 }
 
 /// Something a key may be allowed to do.
@@ -103,12 +148,16 @@ impl Grant {
 }
 
 /// A checked role.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Role {
     pub name: String,
     pub pipelines: Grant,
     pub domains: Grant,
     pub scopes: BTreeSet<Scope>,
+    /// Each key's budget.
+    pub key_budget: Budget,
+    /// The budget of all its keys together.
+    pub role_budget: Budget,
 }
 
 impl Role {
@@ -118,7 +167,7 @@ impl Role {
 }
 
 /// The checked access file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Access {
     pub file: PathBuf,
     pub roles: BTreeMap<String, Role>,
@@ -186,6 +235,13 @@ impl AccessConfig {
                     })
                     .collect(),
             };
+            let mut budget = |b: &Option<BudgetConfig>, key: &str| {
+                b.as_ref()
+                    .map(|b| b.compile(file, &at(key), &mut diagnostics))
+                    .unwrap_or_default()
+            };
+            let key_budget = budget(&role.key_budget, "key_budget");
+            let role_budget = budget(&role.role_budget, "role_budget");
             roles.insert(
                 name.clone(),
                 Role {
@@ -193,6 +249,8 @@ impl AccessConfig {
                     pipelines: pipeline_grant,
                     domains,
                     scopes,
+                    key_budget,
+                    role_budget,
                 },
             );
         }
@@ -203,6 +261,58 @@ impl AccessConfig {
             file: file.to_path_buf(),
             roles,
         })
+    }
+}
+
+impl BudgetConfig {
+    fn compile(&self, file: &Path, key: &str, diagnostics: &mut Vec<Diagnostic>) -> Budget {
+        let before = diagnostics.len();
+        let mut usd = |v: &Option<Spanned<f64>>, field: &str| {
+            let v = v.as_ref()?;
+            if v.value.is_finite() && v.value > 0.0 {
+                Some(v.value)
+            } else {
+                diagnostics.push(Diagnostic::spanned(
+                    file,
+                    v,
+                    format!("{key}.{field}"),
+                    "a budget is a number of USD above 0",
+                ));
+                None
+            }
+        };
+        let (daily_usd, monthly_usd) = (usd(&self.daily_usd, "daily_usd"), usd(&self.monthly_usd, "monthly_usd"));
+        let mut tokens = |v: &Option<Spanned<u64>>, field: &str| {
+            let v = v.as_ref()?;
+            if v.value > 0 {
+                Some(v.value)
+            } else {
+                diagnostics.push(Diagnostic::spanned(
+                    file,
+                    v,
+                    format!("{key}.{field}"),
+                    "a token budget is at least 1",
+                ));
+                None
+            }
+        };
+        let (daily_tokens, monthly_tokens) = (
+            tokens(&self.daily_tokens, "daily_tokens"),
+            tokens(&self.monthly_tokens, "monthly_tokens"),
+        );
+        let budget = Budget {
+            daily_usd,
+            monthly_usd,
+            daily_tokens,
+            monthly_tokens,
+        };
+        if budget.is_empty() && diagnostics.len() == before {
+            diagnostics.push(Diagnostic::file(
+                file,
+                format!("{key}: sets no limit; give daily_usd, monthly_usd, daily_tokens or monthly_tokens"),
+            ));
+        }
+        budget
     }
 }
 
@@ -256,6 +366,39 @@ mod tests {
         let admin = &access.roles["admin"];
         assert!(admin.pipelines.allows("legal") && admin.domains.allows("finance"));
         assert!(Scope::ALL.iter().all(|s| admin.may(*s)));
+        assert!(admin.key_budget.is_empty() && admin.role_budget.is_empty());
+    }
+
+    #[test]
+    fn budgets_are_checked_and_located() {
+        let access = compile(
+            "roles:\n  app:\n    pipelines: [hr]\n    domains: [hr]\n    scopes: [query]\n    key_budget: { daily_usd: 0.5, monthly_tokens: 100000 }\n    role_budget: { monthly_usd: 20 }\n",
+        )
+        .unwrap();
+        let app = &access.roles["app"];
+        assert_eq!(
+            app.key_budget,
+            Budget {
+                daily_usd: Some(0.5),
+                monthly_tokens: Some(100_000),
+                ..Budget::default()
+            }
+        );
+        assert_eq!(app.role_budget.monthly_usd, Some(20.0));
+        let e = compile(
+            "roles:\n  app:\n    pipelines: [hr]\n    domains: [hr]\n    scopes: [query]\n    key_budget: { daily_usd: -1, daily_tokens: 0 }\n    role_budget: {}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("access.yaml:6:30: roles.app.key_budget.daily_usd: a budget is a number of USD above 0"),
+            "{e}"
+        );
+        assert!(
+            e.contains("access.yaml:6:48: roles.app.key_budget.daily_tokens: a token budget is at least 1"),
+            "{e}"
+        );
+        assert!(e.contains("roles.app.role_budget: sets no limit"), "{e}");
     }
 
     #[test]

@@ -14,12 +14,15 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, AppState};
 use crate::config::access::{Role, Scope};
-use crate::pipeline::now_ms;
+use crate::pipeline::spend::{Account, Exceeded};
+use crate::pipeline::{Query, now_ms};
 use crate::store::keys::Refusal;
+use crate::telemetry::record;
 
-/// Who is asking: the key's role, in the request's extensions.
+/// Who is asking: the key's id and role, in the request's extensions.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    pub key_id: String,
     pub role: Role,
 }
 
@@ -29,6 +32,18 @@ pub fn may_see(principal: Option<&Extension<Principal>>, pipeline: &str) -> bool
 }
 
 impl Principal {
+    /// Bound `query` by the key: its domains narrow retrieval, its role is the one
+    /// route rules see (not the one the body claims), and the answer counts against its
+    /// budgets.
+    pub fn bound(&self, query: &mut Query) {
+        query.granted_domains = self.role.domains.names();
+        query.role = Some(self.role.name.clone());
+        query.account = Some(Account {
+            key_id: self.key_id.clone(),
+            role: self.role.name.clone(),
+        });
+    }
+
     /// 403 unless the role may use `pipeline`.
     pub fn check_pipeline(&self, pipeline: &str) -> Result<(), ApiError> {
         if self.role.pipelines.allows(pipeline) {
@@ -41,6 +56,37 @@ impl Principal {
             ))
         }
     }
+}
+
+/// Whether a route spends from a budget: the ones that answer questions.
+fn spends(method: &Method, route: Option<&str>) -> bool {
+    method == Method::POST && matches!(route, Some("/v1/pipelines/{name}/query" | "/v1/chat/completions"))
+}
+
+/// 429 `budget_exceeded` until the period ends, counted in the metrics.
+fn budget_exceeded(key_id: &str, role: &Role, e: &Exceeded, now: u64) -> Response {
+    record::budget_exceeded(&role.name, e.budget);
+    let (whose, field) = match e.budget.split_once('_') {
+        Some(("key", field)) => (format!("API key {key_id}"), format!("key_budget.{field}")),
+        Some((_, field)) => (format!("role `{}`", role.name), format!("role_budget.{field}")),
+        None => (format!("role `{}`", role.name), e.budget.to_owned()),
+    };
+    let resets = crate::vocab::time::rfc3339(e.resets_at_ms);
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "budget_exceeded",
+        format!(
+            "{whose} spent {} ({field} of role `{}`); it resets at {resets}",
+            e.amounts(),
+            role.name
+        ),
+    )
+    .into_response();
+    let wait = e.resets_at_ms.saturating_sub(now).div_ceil(1000).max(1);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    response
 }
 
 /// What a route needs: nothing (open), a valid key, or a key with a scope.
@@ -150,7 +196,16 @@ pub async fn check(State(state): State<Arc<AppState>>, mut request: Request, nex
         )
         .into_response();
     }
-    let principal = Principal { role };
+    let now = now_ms();
+    if spends(request.method(), route.as_deref())
+        && let Some(e) = state.engine.resources.spend.check(&record.id, &role, now)
+    {
+        return budget_exceeded(&record.id, &role, &e, now);
+    }
+    let principal = Principal {
+        key_id: record.id,
+        role,
+    };
     if let Some(name) = super::observe::pipeline_in_path(request.uri().path())
         && let Err(e) = principal.check_pipeline(name)
     {

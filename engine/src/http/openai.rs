@@ -69,9 +69,8 @@ pub async fn chat_completions(
         (Some(Extension(p)), Ok(Json(b))) => p.check_pipeline(&b.model).map_err(OpenAiError::from),
         _ => Ok(()),
     };
-    let granted = principal.and_then(|Extension(p)| p.role.domains.names());
     let completed = match allowed {
-        Ok(()) => complete(state, body, granted).await,
+        Ok(()) => complete(state, body, principal.map(|Extension(p)| p)).await,
         Err(e) => Err(e),
     };
     let mut response = completed.unwrap_or_else(IntoResponse::into_response);
@@ -84,7 +83,7 @@ pub async fn chat_completions(
 async fn complete(
     state: Arc<AppState>,
     body: Result<Json<ChatCompletionRequest>, JsonRejection>,
-    granted_domains: Option<Vec<String>>,
+    principal: Option<Principal>,
 ) -> Result<Response, OpenAiError> {
     let Json(body) = body.map_err(|r| OpenAiError::from(super::query::json_rejection(r)))?;
     let pipeline = pipeline(&state, &body.model)?;
@@ -92,7 +91,9 @@ async fn complete(
     let stream = body.stream;
     let mut request = query_request(body)?;
     state.check_query_length(&request.text)?;
-    request.granted_domains = granted_domains;
+    if let Some(p) = &principal {
+        p.bound(&mut request);
+    }
     let meta = ChunkMeta {
         id: completion_id(),
         created: now(),
@@ -200,6 +201,7 @@ fn query_request(body: ChatCompletionRequest) -> Result<Query, OpenAiError> {
         session_id: options.session_id,
         user: body.user,
         granted_domains: None,
+        account: None,
     })
 }
 

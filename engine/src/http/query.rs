@@ -48,7 +48,9 @@ pub async fn query(
     let stream = request.stream;
     state.check_query_length(&request.query)?;
     let mut query = request.into_query();
-    query.granted_domains = principal.and_then(|Extension(p)| p.role.domains.names());
+    if let Some(Extension(p)) = &principal {
+        p.bound(&mut query);
+    }
     let failed = |e: &QueryError| tracing::warn!(pipeline = %name, error = %e, "query failed");
     if stream {
         let events = pipeline.query_stream(query).await.inspect_err(failed)?;

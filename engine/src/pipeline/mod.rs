@@ -11,6 +11,7 @@ mod prompt_listing;
 pub mod query;
 mod reload_status;
 mod resources;
+pub mod spend;
 mod step;
 
 use std::collections::{BTreeMap, BTreeSet};

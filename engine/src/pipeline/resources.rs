@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use super::spend::Spend;
 use crate::prompts::PromptStats;
 use crate::providers::ProviderError;
 use crate::providers::docstore::StoreCache;
@@ -34,6 +35,8 @@ pub struct Resources {
     /// failed to open (logged once).
     query_log: OnceLock<Option<Arc<QueryLog>>>,
     keys: Mutex<Option<Arc<KeyStore>>>,
+    /// What each API key and role spent this day and month.
+    pub spend: Spend,
 }
 
 impl Resources {
@@ -58,6 +61,7 @@ impl Resources {
             stats: PromptStats::default(),
             query_log: OnceLock::new(),
             keys: Mutex::default(),
+            spend: Spend::default(),
         }
     }
 

@@ -111,7 +111,7 @@ async fn feedback_and_the_report_by_group_survive_a_restart() {
     assert_eq!(status, 400);
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
-        message.contains("domain, model, prompt_version, day, pipeline"),
+        message.contains("domain, model, prompt_version, day, pipeline, role, key"),
         "{message}"
     );
     let (status, body) = get(&s, "/v1/analytics?since=last-tuesday").await;

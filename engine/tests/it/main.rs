@@ -10,6 +10,7 @@
 mod analytics;
 mod auth;
 mod bedrock;
+mod budgets;
 mod cli;
 mod config_errors;
 mod debian;

@@ -56,7 +56,8 @@ pub struct AnalyticsParams {
     pub since: Option<String>,
     /// End (exclusive), same forms; default now.
     pub until: Option<String>,
-    /// `domain` (default), `model`, `prompt_version`, `day` or `pipeline`.
+    /// `domain` (default), `model`, `prompt_version`, `day`, `pipeline`, `role` or `key`
+    /// (the API key id).
     pub by: Option<String>,
 }
 

@@ -67,6 +67,7 @@ impl QueryRequest {
             session_id: self.session_id,
             user: self.user,
             granted_domains: None,
+            account: None,
         }
     }
 }

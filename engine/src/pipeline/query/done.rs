@@ -59,6 +59,10 @@ impl Pipeline {
                 },
             );
         }
+        if let Some(account) = &asked.account {
+            let tokens = usage.input_tokens + usage.output_tokens + usage.embedding_tokens;
+            resources.spend.add(account, usage.cost_usd, tokens, now_ms());
+        }
         self.log_query(&answer, asked, prompted);
         tracing::info!(
             pipeline = %name,
@@ -104,6 +108,8 @@ impl Pipeline {
             guard: answer.guardrail.action.as_str().to_owned(),
             best_similarity: asked.probe.as_ref().and_then(|p| p.best_similarity),
             feedback: None,
+            key_id: asked.account.as_ref().map(|a| a.key_id.clone()),
+            role: asked.account.as_ref().map(|a| a.role.clone()),
         };
         let vector = asked.probe.as_ref().map(|p| (p.embedder.clone(), p.vector.clone()));
         log.record(Logged { record, vector });

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 pub use self::done::now_ms;
 pub use self::stream::{QueryEvent, QueryStream};
+use super::spend::Account;
 use crate::prompts::{Assignment, PromptVersion, RenderError};
 use crate::providers::ProviderError;
 use crate::stages::generate::GenerateError;
@@ -46,6 +47,8 @@ pub struct Query {
     /// The domains the caller's API key may read (`None`: every domain). They narrow
     /// the pipeline's filter inside both searches, like the pipeline's own filter.
     pub granted_domains: Option<Vec<String>>,
+    /// The API key that asks and its role, whose budgets the answer counts against.
+    pub account: Option<Account>,
 }
 
 impl Query {

@@ -13,6 +13,7 @@ use std::time::Instant;
 use super::done::answer_id;
 use super::{Answer, FallbackInfo, MAX_QUERY_CHARS, Query, QueryError, RouteInfo};
 use crate::pipeline::Pipeline;
+use crate::pipeline::spend::Account;
 use crate::pipeline::step::{elapsed_ms, step, step_async};
 use crate::providers::llm::Fallback;
 use crate::stages::generate::{Call, Generated};
@@ -48,6 +49,8 @@ pub(super) struct Asked {
     pub domain: String,
     /// The query's embedding, when retrieval made one.
     pub probe: Option<Probe>,
+    /// The API key that asked, which pays.
+    pub account: Option<Account>,
 }
 
 /// A query after every stage before generation.
@@ -131,6 +134,7 @@ impl Pipeline {
             domains: q.filter.fields.get("domain").cloned().unwrap_or_default(),
             domain: self.domain_label(&q.filter),
             probe: None,
+            account: query.account.clone(),
         };
         if let Some(refusal) = admitted.refusal {
             let answer = Answer {

@@ -360,6 +360,8 @@ mod tests {
             guard: "none".to_owned(),
             best_similarity: Some(0.5),
             feedback: None,
+            key_id: None,
+            role: None,
         }
     }
 

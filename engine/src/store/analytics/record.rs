@@ -34,6 +34,12 @@ pub struct QueryRecord {
     /// The best vector similarity among the retrieved chunks, when a vector search ran.
     pub best_similarity: Option<f32>,
     pub feedback: Option<Feedback>,
+    /// The id of the API key that asked (never the key), when keys are checked.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// That key's role.
+    #[serde(default)]
+    pub role: Option<String>,
 }
 
 /// A user's rating of an answer.
