@@ -4,6 +4,7 @@ mod analytics;
 mod bench;
 mod bench_reload;
 mod bench_telemetry;
+mod check;
 mod eval;
 mod ingest;
 mod keys;
@@ -83,6 +84,9 @@ pub enum Command {
     Drift(analytics::DriftArgs),
     /// API keys for the roles of `access.yaml`: `create`, `list`, `revoke`.
     Keys(keys::KeysArgs),
+    /// Check that each index's documents, chunks, vectors and BM25 entries agree; exit
+    /// 1 if they do not.
+    Check(check::CheckArgs),
 }
 
 /// `--log-format`.
@@ -129,6 +133,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::BenchTelemetry(args) => bench_telemetry::run(&cli, args),
         Command::Analytics(args) => analytics::analytics(&cli, args),
         Command::Keys(args) => keys::run(&cli, args),
+        Command::Check(args) => check::run(&cli, args),
         Command::Drift(args) => analytics::drift(&cli, args),
     };
     match result {

@@ -179,6 +179,14 @@ impl Bm25 {
         format!("context_chunks={}", self.options.context_chunks)
     }
 
+    /// Chunks in the index, as of its last commit.
+    ///
+    /// Errors: `Bm25` when the reader cannot reload.
+    pub fn count(&self) -> Result<u64, StoreError> {
+        self.reader.reload()?;
+        Ok(self.reader.searcher().num_docs())
+    }
+
     /// A writer for one batch. Holds tantivy's lock until committed or dropped;
     /// waits up to ~5 s for a writer of another process.
     ///

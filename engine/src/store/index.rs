@@ -10,7 +10,8 @@ use super::bm25::{Bm25, Bm25Options};
 use super::lmdb::{self, Databases, Env};
 use super::write::{self, Applied};
 use super::{
-    ChunkId, ChunkRecord, DocumentRecord, EmbedderInfo, IndexStats, NewDocument, Stemming, StoreError, facets, vectors,
+    ChunkId, ChunkRecord, DocumentRecord, EmbedderInfo, IndexCheck, IndexStats, NewDocument, Stemming, StoreError,
+    facets, vectors,
 };
 use crate::vocab::Filter;
 
@@ -278,6 +279,28 @@ impl Index {
         Ok(IndexStats {
             documents: self.dbs.documents.len(&rtxn)?,
             chunks: self.dbs.chunks.len(&rtxn)?,
+        })
+    }
+
+    /// Whether LMDB (documents, chunks, vectors) and the BM25 index agree: what
+    /// `ragline check` reports after a crash.
+    ///
+    /// Errors: `Lmdb`, `Vector` or `Bm25` on read failure.
+    pub fn check(&self) -> Result<IndexCheck, StoreError> {
+        let _guard = self.lock_writes();
+        let rtxn = self.env.read_txn()?;
+        let mut listed_chunks = 0u64;
+        for item in self.dbs.documents.iter(&rtxn)? {
+            listed_chunks += u64::from(item?.1.chunk_count);
+        }
+        Ok(IndexCheck {
+            documents: self.dbs.documents.len(&rtxn)?,
+            chunks: self.dbs.chunks.len(&rtxn)?,
+            listed_chunks,
+            vectors: vectors::count(&rtxn, self.dbs.vectors)?,
+            bm25_chunks: self.bm25.count()?,
+            generation: self.dbs.generation(&rtxn)?,
+            bm25_generation: self.bm25.committed_generation()?,
         })
     }
 

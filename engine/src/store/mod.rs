@@ -159,3 +159,45 @@ pub struct IndexStats {
     pub documents: u64,
     pub chunks: u64,
 }
+
+/// What each part of an index holds ([`Index::check`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct IndexCheck {
+    pub documents: u64,
+    /// Chunk records in LMDB.
+    pub chunks: u64,
+    /// The chunks the documents say they have.
+    pub listed_chunks: u64,
+    pub vectors: u64,
+    /// Chunks in the BM25 index.
+    pub bm25_chunks: u64,
+    /// The LMDB write generation, and the one the BM25 index was committed at.
+    pub generation: u64,
+    pub bm25_generation: Option<u64>,
+}
+
+impl IndexCheck {
+    /// What disagrees; empty when the index is consistent.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.listed_chunks != self.chunks {
+            out.push(format!(
+                "the documents list {} chunks, LMDB holds {}",
+                self.listed_chunks, self.chunks
+            ));
+        }
+        if self.vectors != self.chunks {
+            out.push(format!("{} vectors for {} chunks", self.vectors, self.chunks));
+        }
+        if self.bm25_chunks != self.chunks {
+            out.push(format!("BM25 holds {} chunks, LMDB {}", self.bm25_chunks, self.chunks));
+        }
+        if self.bm25_generation != Some(self.generation) {
+            out.push(format!(
+                "BM25 is at generation {:?}, LMDB at {}",
+                self.bm25_generation, self.generation
+            ));
+        }
+        out
+    }
+}

@@ -134,6 +134,17 @@ impl MemoryCopy {
 /// LMDB generation `rtxn` reads, which keys `memory`.
 ///
 /// Errors: `Dimension` when `query` does not match the index, `Vector` on LMDB failure.
+/// How many vectors the index holds.
+///
+/// Errors: `Vector` when arroy cannot read its metadata.
+pub(super) fn count(rtxn: &RoTxn, db: arroy::Database<'static, Cosine>) -> Result<u64, StoreError> {
+    match Reader::<Cosine>::open(rtxn, ARROY_INDEX, db) {
+        Ok(reader) => Ok(reader.n_items()),
+        Err(arroy::Error::MissingMetadata(_)) => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub(super) fn search(
     rtxn: &RoTxn,
     db: arroy::Database<'static, Cosine>,
