@@ -141,7 +141,8 @@ fn summarize(key: String, records: &[&QueryRecord], evals: &BTreeMap<String, Eva
     let mut latencies: Vec<f64> = records.iter().map(|r| r.latency_ms).collect();
     latencies.sort_by(f64::total_cmp);
     let queries = records.len() as u64;
-    let cost_usd: f64 = records.iter().map(|r| r.cost_usd).sum();
+    // Adding 0.0 turns the empty sum (-0.0) into 0.
+    let cost_usd: f64 = records.iter().map(|r| r.cost_usd).sum::<f64>() + 0.0;
     let rated = |rating| {
         records
             .iter()

@@ -65,7 +65,16 @@ pub async fn report(
     State(state): State<Arc<AppState>>,
     params: Result<Query<AnalyticsParams>, QueryRejection>,
 ) -> Result<Json<AnalyticsReport>, ApiError> {
-    let Query(params) = params.map_err(bad_query)?;
+    let Query(mut params) = params.map_err(bad_query)?;
+    // An empty parameter (`?pipeline=`) means the same as none.
+    for p in [
+        &mut params.pipeline,
+        &mut params.since,
+        &mut params.until,
+        &mut params.by,
+    ] {
+        p.take_if(|v| v.is_empty());
+    }
     let by = match params.by.as_deref() {
         None => GroupBy::Domain,
         Some(by) => GroupBy::parse(by)

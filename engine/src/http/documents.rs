@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
@@ -34,7 +35,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     post,
     path = "/v1/pipelines/{name}/documents",
     params(("name" = String, Path, description = "Pipeline name")),
-    request_body(content_type = "multipart/form-data", description = "Files, plus optional metadata fields"),
+    request_body(content = super::wire::UploadForm, content_type = "multipart/form-data", description = "Files, plus optional metadata fields"),
     responses(
         (status = 200, description = "Per-file results; at least one file was ingested or unchanged", body = UploadResponse),
         (status = 400, description = "No file in the request", body = super::error::ErrorBody),
@@ -50,9 +51,10 @@ pub async fn upload(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
     principal: Option<Extension<Principal>>,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<UploadResponse>, ApiError> {
     let pipeline = state.pipeline(&name)?;
+    let mut multipart = multipart.map_err(|r| ApiError::new(r.status(), "bad_multipart", r.body_text()))?;
     let mut metadata: Metadata = pipeline.spec.ingest.defaults.clone();
     let mut overridden = false;
     let mut files: Vec<UploadFile> = Vec::new();

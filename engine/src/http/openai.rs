@@ -47,7 +47,7 @@ use crate::stages::guard::GuardAction;
     responses(
         (status = 200, description = "`chat.completion` with the `ragline` extension (sources, route, guardrail, usage). \
             With `\"stream\": true`, `text/event-stream` of `chat.completion.chunk` data events ending with `data: [DONE]`",
-            content((ChatCompletion = "application/json"), (String = "text/event-stream"))),
+            content((ChatCompletion = "application/json"), (super::wire::ChatEvent = "text/event-stream"))),
         (status = 400, description = "No user message, empty or too long question, bad body", body = error::OpenAiErrorBody),
         (status = 403, description = "Domain or filter outside the pipeline's own", body = error::OpenAiErrorBody),
         (status = 404, description = "No pipeline named `model`", body = error::OpenAiErrorBody),

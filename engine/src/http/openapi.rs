@@ -27,9 +27,67 @@ use utoipa::{Modify, OpenApi};
         super::analytics::report,
         super::analytics::drift,
     ),
-    modifiers(&Keys)
+    modifiers(&Keys, &Refusals)
 )]
 struct ApiDoc;
+
+/// The refusals every route can answer before its handler runs, listed on each
+/// operation that can give them: the key check and rate limits (401, 403, 429) on all
+/// but the open routes, and the body checks (400, 413, 415, 422) on those with a body.
+struct Refusals;
+
+/// Routes that need no key and are never limited (see `http/mod.rs`).
+const OPEN: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/openapi.json"];
+
+impl Modify for Refusals {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let keyed = [
+            (
+                "401",
+                "No API key, or an unknown, revoked or expired one (`WWW-Authenticate: Bearer`)",
+            ),
+            (
+                "403",
+                "The key's role lacks the route's scope, the pipeline or the domain",
+            ),
+            (
+                "429",
+                "A rate limit (`rate_limited`) or a budget (`budget_exceeded`); see `Retry-After`",
+            ),
+        ];
+        let bodied = [
+            ("400", "Malformed request"),
+            ("413", "Body over `limits.max_body_bytes`"),
+            ("415", "Wrong content type"),
+            ("422", "The body does not match the request shape"),
+        ];
+        for (path, item) in &mut openapi.paths.paths {
+            let open = OPEN.contains(&path.as_str());
+            for op in [&mut item.get, &mut item.post, &mut item.delete].into_iter().flatten() {
+                let has_body = op.request_body.is_some();
+                let wanted = keyed.iter().filter(|_| !open).chain(bodied.iter().filter(|_| has_body));
+                for (status, description) in wanted {
+                    op.responses
+                        .responses
+                        .entry((*status).to_owned())
+                        .or_insert_with(|| error_response(description));
+                }
+            }
+        }
+    }
+}
+
+fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ErrorBody")))
+        .build();
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content)
+        .build()
+        .into()
+}
 
 /// The API keys of `access.yaml` (see `http/auth.rs`): a bearer token or `x-api-key`,
 /// or neither when the server runs open.
@@ -102,6 +160,23 @@ mod tests {
         ] {
             assert!(schemas.contains_key(name), "{name} is missing");
         }
+    }
+
+    /// Every keyed route lists the key, scope and rate refusals; the open ones do not.
+    #[test]
+    fn refusals_are_listed_where_they_can_happen() {
+        let doc = serde_json::to_value(spec()).unwrap();
+        let query = &doc["paths"]["/v1/pipelines/{name}/query"]["post"]["responses"];
+        for status in ["401", "403", "429", "413", "415", "422"] {
+            assert!(query.get(status).is_some(), "query lacks {status}: {query}");
+        }
+        let healthz = &doc["paths"]["/healthz"]["get"]["responses"];
+        assert!(
+            healthz.get("401").is_none() && healthz.get("429").is_none(),
+            "{healthz}"
+        );
+        let list = &doc["paths"]["/v1/pipelines"]["get"]["responses"];
+        assert!(list.get("401").is_some() && list.get("415").is_none(), "{list}");
     }
 
     fn collect_refs(v: &serde_json::Value, out: &mut Vec<String>) {

@@ -27,7 +27,7 @@ use crate::pipeline::{QueryError, QueryEvent, QueryStream};
             `text/event-stream` instead: one `route` event (RouteInfo), `delta` events (`{\"text\"}`, in order), \
             then `sources` (Source[]), `usage` (Usage) and `done` (`{id, pipeline, answer, route, guardrail, latency_ms}`); \
             or an `error` event (`{\"error\": {code, message}}`) if the model fails part-way",
-            content((QueryResponse = "application/json"), (String = "text/event-stream"))),
+            content((QueryResponse = "application/json"), (super::wire::AnswerEvent = "text/event-stream"))),
         (status = 400, description = "Empty or too long query, bad filter", body = super::error::ErrorBody),
         (status = 403, description = "Domain or filter outside the pipeline's own", body = super::error::ErrorBody),
         (status = 404, description = "No such pipeline", body = super::error::ErrorBody),

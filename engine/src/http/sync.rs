@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 
 use super::wire::{SyncReport, SyncRequest};
@@ -30,10 +31,14 @@ use crate::sync::{SyncOptions, scopes_for, sync};
 pub async fn run(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
-    body: Option<Json<SyncRequest>>,
+    body: Result<Option<Json<Option<SyncRequest>>>, JsonRejection>,
 ) -> Result<Json<SyncReport>, ApiError> {
     let pipeline = state.pipeline(&name)?;
-    let request = body.map(|Json(r)| r).unwrap_or_default();
+    // No body, or `null`: the defaults.
+    let request = body
+        .map_err(super::query::json_rejection)?
+        .and_then(|Json(r)| r)
+        .unwrap_or_default();
     let store = pipeline.docstore();
     let scopes = scopes_for(&pipeline);
     let options = SyncOptions { limit: request.limit };

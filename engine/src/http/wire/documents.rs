@@ -140,3 +140,19 @@ impl From<DocumentRecord> for DocumentInfo {
 pub struct DocumentList {
     pub documents: Vec<DocumentInfo>,
 }
+
+/// An upload (`multipart/form-data`): each part with a file name is a file, whatever
+/// its field name; the text fields override the pipeline's metadata defaults.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes the form in the OpenAPI document only")]
+pub struct UploadForm {
+    /// The files, one part each.
+    #[schema(value_type = Vec<String>, format = Binary, min_items = 1)]
+    file: Vec<Vec<u8>>,
+    /// The documents' domain (one path segment).
+    domain: Option<String>,
+    department: Option<String>,
+    doc_type: Option<String>,
+    /// Comma-separated.
+    tags: Option<String>,
+}

@@ -15,8 +15,8 @@ pub use analytics::{
     FeedbackRequest, FeedbackResponse, RatingDto,
 };
 pub use answer::{Assignment, FallbackInfo, PromptVersion, RouteInfo, Source, StageUsage, Usage};
-pub use documents::{DocumentInfo, DocumentList, FileResult, FileStatus, UploadResponse};
+pub use documents::{DocumentInfo, DocumentList, FileResult, FileStatus, UploadForm, UploadResponse};
 pub use guard::{GuardAction, GuardReason, GuardSide, GuardrailReport, InterventionCounts};
 pub use listing::{PromptInfo, PromptVersionInfo, ReloadFailure, ReloadState, ReloadStatus, VersionUsage};
-pub use query::{OneOrMany, QueryRequest, QueryResponse};
+pub use query::{AnswerEvent, ChatEvent, OneOrMany, QueryRequest, QueryResponse};
 pub use sync::{ObjectReport, ObjectStatus, SyncReport, SyncRequest};

@@ -13,6 +13,7 @@ use crate::pipeline::{Answer, Query};
 #[serde(deny_unknown_fields)]
 pub struct QueryRequest {
     /// The question.
+    #[schema(min_length = 1, max_length = 4000)]
     pub query: String,
     /// Restrict to these domains (must be within the pipeline's own filter).
     #[serde(default)]
@@ -22,6 +23,7 @@ pub struct QueryRequest {
     pub filters: Option<BTreeMap<String, Vec<String>>>,
     /// Sources to return (default: the pipeline's `retrieve.top_k`, at most 50).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 50)]
     pub top_k: Option<usize>,
     /// Caller's role (e.g. `manager`), passed to routing rules.
     #[serde(default)]
@@ -100,4 +102,35 @@ impl From<&Answer> for QueryResponse {
             guardrail: GuardrailReport::from(&a.guardrail),
         }
     }
+}
+
+/// One server-sent event of a streamed answer, as `text/event-stream` carries it.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the stream in the OpenAPI document only")]
+pub struct AnswerEvent {
+    event: AnswerEventName,
+    /// The event's JSON: RouteInfo, `{"text"}`, Source[], Usage, the final answer, or
+    /// `{"error": {code, message}}`.
+    data: String,
+}
+
+/// What an answer event carries, in stream order.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[expect(dead_code, reason = "describes the stream in the OpenAPI document only")]
+pub enum AnswerEventName {
+    Route,
+    Delta,
+    Sources,
+    Usage,
+    Done,
+    Error,
+}
+
+/// One server-sent event of a streamed chat completion: `data:` with a
+/// `chat.completion.chunk`, or `[DONE]` last.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the stream in the OpenAPI document only")]
+pub struct ChatEvent {
+    data: String,
 }

@@ -135,6 +135,9 @@ impl QueryLog {
     /// # Errors
     /// `Lmdb` when the read or write fails.
     pub fn feedback(&self, pipeline: &str, id: &str, feedback: Feedback) -> Result<Option<QueryRecord>, StoreError> {
+        if !usable_key(id) {
+            return Ok(None);
+        }
         self.flush()?;
         let mut wtxn = self.env.write_txn()?;
         let Some(key) = self.dbs.ids.get(&wtxn, id)?.map(<[u8]>::to_vec) else {
@@ -258,6 +261,9 @@ impl QueryLog {
     /// # Errors
     /// `Lmdb` when the read fails.
     pub fn eval(&self, pipeline: &str) -> Result<Option<EvalRecord>, StoreError> {
+        if !usable_key(pipeline) {
+            return Ok(None);
+        }
         let rtxn = self.env.read_txn()?;
         Ok(self.dbs.evals.get(&rtxn, pipeline)?)
     }
@@ -278,6 +284,9 @@ impl QueryLog {
     /// # Errors
     /// `Lmdb` when the read fails.
     pub fn baseline(&self, pipeline: &str) -> Result<Option<Baseline>, StoreError> {
+        if !usable_key(pipeline) {
+            return Ok(None);
+        }
         let rtxn = self.env.read_txn()?;
         Ok(self.dbs.baselines.get(&rtxn, pipeline)?)
     }
@@ -299,6 +308,11 @@ fn flush_behind(log: &Weak<QueryLog>) {
             tracing::warn!(error = %e, "queries not written to the query log");
         }
     }
+}
+
+/// Whether `key` can be an LMDB key (1 to 511 bytes); no record has another.
+fn usable_key(key: &str) -> bool {
+    (1..=511).contains(&key.len())
 }
 
 /// `[lo, hi)` over byte keys.
