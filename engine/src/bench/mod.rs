@@ -13,6 +13,7 @@ pub mod embed;
 pub mod reload;
 pub mod retrieve;
 pub mod server;
+pub mod soak;
 pub mod stats;
 pub mod table;
 pub mod telemetry;

@@ -74,6 +74,32 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// Ingest `pipeline`'s sources into `data` with a `ragline ingest` process, its output
+/// in `log`; whether it succeeded.
+///
+/// # Errors
+/// I/O errors starting it or writing the log.
+pub fn ingest(exe: &Path, config: &Path, data: &Path, pipeline: &str, log: &Path) -> std::io::Result<bool> {
+    let out = std::fs::File::create(log)?;
+    let status = Command::new(exe)
+        .arg("--config-dir")
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data)
+        .args(["ingest", pipeline])
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .status()?;
+    Ok(status.success())
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();

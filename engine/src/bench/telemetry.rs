@@ -345,19 +345,9 @@ fn summarise(opts: &TelemetryOptions, pairs: &[(Duration, Duration)], observed: 
     }
 }
 
-/// Ingest the pipeline's sources into `data` with a `ragline ingest` process.
+/// Ingest the pipeline's sources into `data`.
 fn ingest(opts: &TelemetryOptions, data: &Path, log: &Path) -> Result<(), TelemetryBenchError> {
-    let out = std::fs::File::create(log)?;
-    let status = std::process::Command::new(&opts.exe)
-        .arg("--config-dir")
-        .arg(&opts.config_dir)
-        .arg("--data-dir")
-        .arg(data)
-        .args(["ingest", &opts.pipeline])
-        .stdout(out.try_clone()?)
-        .stderr(out)
-        .status()?;
-    if status.success() {
+    if super::server::ingest(&opts.exe, &opts.config_dir, data, &opts.pipeline, log)? {
         Ok(())
     } else {
         Err(TelemetryBenchError::Ingest {
@@ -381,7 +371,7 @@ fn config_dir(source: &Path, dir: &Path, server_yaml: &str) -> std::io::Result<(
 }
 
 /// Copy the tree `from` to `to` (an index that no process has open).
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(super) fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;

@@ -3,6 +3,7 @@
 mod analytics;
 mod bench;
 mod bench_reload;
+mod bench_soak;
 mod bench_telemetry;
 mod check;
 mod eval;
@@ -77,6 +78,9 @@ pub enum Command {
     /// Measure what metrics, traces and the query log add to query latency, against a
     /// server with them off, side by side.
     BenchTelemetry(bench_telemetry::BenchTelemetryArgs),
+    /// Minutes of mixed load (wrk queries, uploads, reloads) on one server: errors, RSS
+    /// and open descriptors.
+    BenchSoak(bench_soak::BenchSoakArgs),
     /// Report the query log: queries, latency, tokens, cost, blocks and feedback by
     /// domain, model, prompt version or day.
     Analytics(analytics::AnalyticsArgs),
@@ -131,6 +135,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Prompts(args) => prompts::run(&cli, args),
         Command::BenchReload(args) => bench_reload::run(&cli, args),
         Command::BenchTelemetry(args) => bench_telemetry::run(&cli, args),
+        Command::BenchSoak(args) => bench_soak::run(&cli, args),
         Command::Analytics(args) => analytics::analytics(&cli, args),
         Command::Keys(args) => keys::run(&cli, args),
         Command::Check(args) => check::run(&cli, args),
