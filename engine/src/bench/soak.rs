@@ -46,12 +46,18 @@ pub struct SoakOptions {
     pub duration: Duration,
     pub warmup: Duration,
     pub connections: usize,
+    /// Keep the query log (the default config does).
+    pub query_log: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Sample {
     pub at_s: f64,
     pub rss_kib: u64,
+    /// The anonymous part of RSS (the heap), and the file-backed part (mapped LMDB
+    /// and tantivy pages, which the kernel can drop).
+    pub rss_anon_kib: u64,
+    pub rss_file_kib: u64,
     pub fds: u64,
 }
 
@@ -80,6 +86,12 @@ pub struct SoakBench {
     pub rss_after_warmup_kib: f64,
     pub rss_end_kib: f64,
     pub rss_growth_pct: f64,
+    pub anon_after_warmup_kib: f64,
+    pub anon_end_kib: f64,
+    pub anon_growth_pct: f64,
+    /// The query log's size on disk at the end (0 when it is off).
+    pub query_log_bytes: u64,
+    pub query_log: bool,
     pub fds_after_warmup: f64,
     pub fds_end: f64,
     pub errors: u64,
@@ -113,7 +125,7 @@ pub enum SoakError {
 pub async fn run(opts: &SoakOptions) -> Result<SoakBench, SoakError> {
     let work = tempfile::tempdir()?;
     let config = work.path().join("config");
-    let pipeline_file = prepare_config(&opts.config_dir, &config, &opts.pipeline)?;
+    let pipeline_file = prepare_config(&opts.config_dir, &config, &opts.pipeline, opts.query_log)?;
     let data = work.path().join("data");
     let log = |name: &str| work.path().join(format!("{name}.log"));
     if !ingest(&opts.exe, &config, &data, &opts.pipeline, &log("ingest"))? {
@@ -154,12 +166,13 @@ pub async fn run(opts: &SoakOptions) -> Result<SoakBench, SoakError> {
     side.samples.push(sample(server.pid(), started.elapsed()));
     let wrk = wrk.await?.map_err(SoakError::Wrk)?;
     std::fs::write(&pipeline_file, &original)?;
-    Ok(summarise(opts, started.elapsed(), wrk, side))
+    let log_bytes = dir_bytes(&data.join("analytics"));
+    Ok(summarise(opts, started.elapsed(), wrk, side, log_bytes))
 }
 
 /// Copy of `source` with `pipelines/` copied (its file is edited) and everything else
 /// linked; a `ragline.yaml` of defaults, so no rate limit of the real one applies.
-fn prepare_config(source: &Path, dir: &Path, pipeline: &str) -> Result<PathBuf, SoakError> {
+fn prepare_config(source: &Path, dir: &Path, pipeline: &str, query_log: bool) -> Result<PathBuf, SoakError> {
     std::fs::create_dir_all(dir)?;
     for entry in std::fs::read_dir(source)? {
         let name = entry?.file_name();
@@ -170,7 +183,8 @@ fn prepare_config(source: &Path, dir: &Path, pipeline: &str) -> Result<PathBuf, 
             _ => std::os::unix::fs::symlink(from, dir.join(name))?,
         }
     }
-    std::fs::write(dir.join("ragline.yaml"), "analytics:\n  enabled: true\n")?;
+    let yaml = format!("analytics:\n  enabled: {query_log}\n");
+    std::fs::write(dir.join("ragline.yaml"), yaml)?;
     let file = dir.join("pipelines").join(format!("{pipeline}.yaml"));
     if file.exists() {
         Ok(file)
@@ -253,16 +267,20 @@ fn millis(t: &str) -> f64 {
 /// The server's resident memory and open descriptors now.
 fn sample(pid: u32, at: Duration) -> Sample {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss_kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let kib = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64);
     Sample {
         at_s: at.as_secs_f64(),
-        rss_kib,
+        rss_kib: kib("VmRSS:"),
+        rss_anon_kib: kib("RssAnon:"),
+        rss_file_kib: kib("RssFile:"),
         fds,
     }
 }
@@ -330,7 +348,35 @@ fn median(mut values: Vec<f64>) -> f64 {
     percentile(&values, 50.0)
 }
 
-fn summarise(opts: &SoakOptions, elapsed: Duration, wrk: WrkSummary, side: SideLoad) -> SoakBench {
+/// The bytes of the files under `dir`.
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| match e.metadata() {
+                Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            })
+            .sum()
+    })
+}
+
+fn growth(from: f64, to: f64) -> f64 {
+    if from > 0.0 {
+        (to - from) / from * 100.0
+    } else {
+        f64::NAN
+    }
+}
+
+fn summarise(
+    opts: &SoakOptions,
+    elapsed: Duration,
+    wrk: WrkSummary,
+    side: SideLoad,
+    query_log_bytes: u64,
+) -> SoakBench {
     let warm = opts.warmup.as_secs_f64();
     let end = elapsed.as_secs_f64();
     let window = WINDOW.as_secs_f64();
@@ -344,21 +390,19 @@ fn summarise(opts: &SoakOptions, elapsed: Duration, wrk: WrkSummary, side: SideL
         )
     };
     let rss = |s: &Sample| s.rss_kib as f64;
+    let anon = |s: &Sample| s.rss_anon_kib as f64;
+    let (anon_warm, anon_end) = (pick(warm, warm + window, anon), pick(end - window, end, anon));
     let fds = |s: &Sample| s.fds as f64;
     let (rss_warm, rss_end) = (pick(warm, warm + window, rss), pick(end - window, end, rss));
     let (fds_warm, fds_end) = (pick(warm, warm + window, fds), pick(end - window, end, fds));
-    let growth = if rss_warm > 0.0 {
-        (rss_end - rss_warm) / rss_warm * 100.0
-    } else {
-        f64::NAN
-    };
+    let rss_growth = growth(rss_warm, rss_end);
     let errors = wrk.non_2xx + wrk.socket_errors + side.upload_errors + side.reload_errors;
     SoakBench {
         pipeline: opts.pipeline.clone(),
         seconds: end,
         warmup_s: warm,
         connections: opts.connections,
-        meets_target: errors == 0 && growth < TARGET_RSS_GROWTH_PCT && fds_end <= fds_warm && wrk.requests > 0,
+        meets_target: errors == 0 && rss_growth < TARGET_RSS_GROWTH_PCT && fds_end <= fds_warm && wrk.requests > 0,
         wrk,
         uploads: side.uploads,
         upload_errors: side.upload_errors,
@@ -366,7 +410,12 @@ fn summarise(opts: &SoakOptions, elapsed: Duration, wrk: WrkSummary, side: SideL
         reload_errors: side.reload_errors,
         rss_after_warmup_kib: rss_warm,
         rss_end_kib: rss_end,
-        rss_growth_pct: growth,
+        rss_growth_pct: rss_growth,
+        anon_after_warmup_kib: anon_warm,
+        anon_end_kib: anon_end,
+        anon_growth_pct: growth(anon_warm, anon_end),
+        query_log_bytes,
+        query_log: opts.query_log,
         fds_after_warmup: fds_warm,
         fds_end,
         errors,

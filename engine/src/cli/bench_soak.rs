@@ -27,6 +27,9 @@ pub struct BenchSoakArgs {
     /// wrk's connections.
     #[arg(long, default_value_t = 4)]
     pub connections: usize,
+    /// Run with the query log off, to see what it adds.
+    #[arg(long)]
+    pub no_query_log: bool,
     /// JSON output (default: `<config-dir>/docs/bench/soak.json`; the Markdown goes beside it as `.md`).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -42,6 +45,7 @@ pub fn run(cli: &Cli, args: &BenchSoakArgs) -> anyhow::Result<ExitCode> {
         duration: Duration::from_secs(args.seconds.max(1)),
         warmup: Duration::from_secs(args.warmup),
         connections: args.connections.max(1),
+        query_log: !args.no_query_log,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = runtime.block_on(soak::run(&opts))?;
@@ -50,6 +54,9 @@ pub fn run(cli: &Cli, args: &BenchSoakArgs) -> anyhow::Result<ExitCode> {
         "cargo run{release} --locked -- bench-soak {} --seconds {} --warmup {} --connections {}",
         args.pipeline, args.seconds, args.warmup, args.connections
     );
+    if args.no_query_log {
+        command += " --no-query-log";
+    }
     if let Some(out) = &args.out {
         command += &format!(" --out {}", out.display());
     }
@@ -89,6 +96,8 @@ fn markdown(r: &Report<'_>) -> String {
          | uploads (failed) | {uploads} ({upload_errors}) |\n\
          | reloads (not served within 10 s) | {reloads} ({reload_errors}) |\n\
          | RSS after warm-up → end | {rss0:.1} → {rss1:.1} MiB ({growth:+.2}%; target < {target:.0}%) |\n\
+         | of which anonymous (heap) | {anon0:.1} → {anon1:.1} MiB ({anon_growth:+.2}%) |\n\
+         | query log on disk at the end | {log} |\n\
          | open descriptors after warm-up → end | {fd0:.0} → {fd1:.0} |\n\
          | errors | {errors} |\n\
          | targets | {verdict} |\n",
@@ -115,6 +124,14 @@ fn markdown(r: &Report<'_>) -> String {
         rss0 = b.rss_after_warmup_kib / 1024.0,
         rss1 = b.rss_end_kib / 1024.0,
         growth = b.rss_growth_pct,
+        anon0 = b.anon_after_warmup_kib / 1024.0,
+        anon1 = b.anon_end_kib / 1024.0,
+        anon_growth = b.anon_growth_pct,
+        log = if b.query_log {
+            format!("{:.1} MiB", b.query_log_bytes as f64 / 1048576.0)
+        } else {
+            "off".to_owned()
+        },
         target = b.target_rss_growth_pct,
         fd0 = b.fds_after_warmup,
         fd1 = b.fds_end,
