@@ -165,7 +165,8 @@ pub async fn check(State(state): State<Arc<AppState>>, mut request: Request, nex
         Ok(store) => store,
         Err(e) => return unavailable(&e),
     };
-    let record = match store.check(key, now_ms()) {
+    let now = now_ms();
+    let record = match store.check(key, now) {
         Ok(Ok(record)) => record,
         Ok(Err(Refusal::Unknown)) => return unauthorized("invalid_key", "unknown API key".to_owned()),
         Ok(Err(Refusal::Revoked { id })) => return unauthorized("invalid_key", format!("API key {id} was revoked")),
@@ -196,7 +197,6 @@ pub async fn check(State(state): State<Arc<AppState>>, mut request: Request, nex
         )
         .into_response();
     }
-    let now = now_ms();
     if spends(request.method(), route.as_deref())
         && let Some(e) = state.engine.resources.spend.check(&record.id, &role, now)
     {

@@ -9,15 +9,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{SERVER_CONFIG, Server, cli_split, client, copy_dir};
+use crate::support::{SERVER_CONFIG, Server, cli_split, client, copy_dir, create_key};
 
 const ACCESS: &str = "roles:\n  hr-reader: { pipelines: [hr], domains: [hr], scopes: [query] }\n  admin: { pipelines: [\"*\"], domains: [\"*\"], scopes: [\"*\"] }\n";
-
-fn create(config: &str, data: &Path, args: &[&str]) -> String {
-    let (code, key, err) = cli_split(config, data, &[&["keys", "create"], args].concat());
-    assert_eq!(code, 0, "{err}");
-    key.trim().to_owned()
-}
 
 async fn ask(s: &Server, pipeline: &str, headers: &[(&str, &str)]) -> (StatusCode, Value) {
     let mut r = client()
@@ -41,9 +35,9 @@ async fn keys_open_only_what_their_role_grants() {
     std::fs::write(config.path().join("access.yaml"), ACCESS).unwrap();
     let dir = config.path().to_str().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let hr = create(dir, data.path(), &["--role", "hr-reader", "--name", "hr app"]);
-    let admin = create(dir, data.path(), &["--role", "admin"]);
-    let brief = create(dir, data.path(), &["--role", "admin", "--expires", "1s"]);
+    let hr = create_key(dir, data.path(), &["--role", "hr-reader", "--name", "hr app"]);
+    let admin = create_key(dir, data.path(), &["--role", "admin"]);
+    let brief = create_key(dir, data.path(), &["--role", "admin", "--expires", "1s"]);
     let s = Server::start_with(dir, data, &["--ingest", "--watch"]);
 
     // The probes stay open and say how the server runs.
@@ -223,9 +217,9 @@ async fn a_keys_domains_filter_inside_retrieval() {
     .unwrap();
     let dir = config.path().to_str().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let hr_key = create(dir, data.path(), &["--role", "hr-everywhere"]);
-    let admin = create(dir, data.path(), &["--role", "admin"]);
-    let writer = create(dir, data.path(), &["--role", "hr-writer"]);
+    let hr_key = create_key(dir, data.path(), &["--role", "hr-everywhere"]);
+    let admin = create_key(dir, data.path(), &["--role", "admin"]);
+    let writer = create_key(dir, data.path(), &["--role", "hr-writer"]);
     let s = Server::start_with(dir, data, &["--ingest"]);
     let nda = |key: &str, body: Value| {
         client()

@@ -8,8 +8,8 @@ use std::path::Path;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{SERVER_CONFIG, Server, cli_split, client, copy_dir};
-use crate::telemetry::sample;
+use crate::support::{SERVER_CONFIG, Server, client, copy_dir, create_key};
+use crate::telemetry::{sample, scrape};
 
 const ACCESS: &str = "roles:
   app:
@@ -60,11 +60,7 @@ async fn budgets_refuse_a_key_or_role_that_spent_them() {
     std::fs::write(config.path().join("access.yaml"), ACCESS).unwrap();
     let dir = config.path().to_str().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let key = |role: &str| {
-        let (code, key, err) = cli_split(dir, data.path(), &["keys", "create", "--role", role]);
-        assert_eq!(code, 0, "{err}");
-        key.trim().to_owned()
-    };
+    let key = |role: &str| create_key(dir, data.path(), &["--role", role]);
     let (a1, a2, t1, t2, admin) = (key("app"), key("app"), key("team"), key("team"), key("admin"));
     let s = Server::start_with(dir, data, &["--ingest"]);
 
@@ -106,14 +102,7 @@ async fn budgets_refuse_a_key_or_role_that_spent_them() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
 
-    let text = client()
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape(&s).await;
     let refused = |role, budget| {
         sample(
             &text,

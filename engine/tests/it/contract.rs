@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::pytools::tool;
-use crate::support::{SERVER_CONFIG, Server, cli_split, copy_dir};
+use crate::support::{SERVER_CONFIG, Server, copy_dir, create_key};
 
 /// Real pipeline names for the OpenAI endpoint's `model`, which it cannot guess.
 const ST_CONFIG: &str = "[dictionaries.models]\nvalues = [\"hr\", \"legal\", \"docs\"]\n\n[parameters]\n\"body.model\" = { dictionary = \"models\", probability = 1.0 }\n";
@@ -65,12 +65,11 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     .unwrap();
     let dir = config.path().to_str().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let (code, key, err) = cli_split(dir, data.path(), &["keys", "create", "--role", "admin"]);
-    assert_eq!(code, 0, "{err}");
+    let key = create_key(dir, data.path(), &["--role", "admin"]);
     let s = Server::start_logged(dir, data, &["--ingest"], &[]);
     let work = tempfile::tempdir().unwrap();
     // With the key: every operation's real behaviour, including its stateful links.
-    schemathesis(&s, work.path(), Some(&format!("Authorization: Bearer {}", key.trim())));
+    schemathesis(&s, work.path(), Some(&format!("Authorization: Bearer {key}")));
     // Without: every refusal is one the schema lists.
     schemathesis(&s, work.path(), None);
     let logs = s.logs.lock().unwrap();

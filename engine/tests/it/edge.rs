@@ -7,8 +7,8 @@ use std::path::Path;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{SERVER_CONFIG, Server, cli_split, client, copy_dir};
-use crate::telemetry::sample;
+use crate::support::{SERVER_CONFIG, Server, client, copy_dir, create_key};
+use crate::telemetry::{sample, scrape};
 
 fn config_with(ragline_yaml: &str, access_yaml: Option<&str>) -> tempfile::TempDir {
     let config = tempfile::tempdir().unwrap();
@@ -72,14 +72,7 @@ async fn each_client_ip_gets_its_own_rate() {
         }
     }
     // A refused request did no work: it is counted as refused, nothing else.
-    let text = client()
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape(&s).await;
     assert_eq!(
         sample(&text, "ragline_rate_limited_total", &[("limit", "per_ip")]),
         Some(1.0),
@@ -96,15 +89,7 @@ async fn each_key_gets_its_own_rate() {
     );
     let dir = config.path().to_str().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let key = |name: &str| {
-        let (code, key, err) = cli_split(
-            dir,
-            data.path(),
-            &["keys", "create", "--role", "reader", "--name", name],
-        );
-        assert_eq!(code, 0, "{err}");
-        key.trim().to_owned()
-    };
+    let key = |name: &str| create_key(dir, data.path(), &["--role", "reader", "--name", name]);
     let (a, b) = (key("a"), key("b"));
     let s = Server::start_with(dir, data, &[]);
     assert_eq!(statuses(&s, 3, &[("x-api-key", &a)]).await, [200, 200, 429]);

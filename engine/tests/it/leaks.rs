@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{SERVER_CONFIG, Server, cli_split, client, copy_dir};
+use crate::support::{SERVER_CONFIG, Server, client, copy_dir, create_key};
 
 const DOMAINS: [&str; 4] = ["hr", "legal", "marketing", "engineering"];
 
@@ -264,11 +264,7 @@ fn no_response_leaks_a_forbidden_domain() {
     std::fs::write(config.path().join("access.yaml"), access).unwrap();
     let dir = config.path().to_str().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let key = |role: &str| {
-        let (code, key, err) = cli_split(dir, data.path(), &["keys", "create", "--role", role]);
-        assert_eq!(code, 0, "{err}");
-        key.trim().to_owned()
-    };
+    let key = |role: &str| create_key(dir, data.path(), &["--role", role]);
     let admin = key("admin");
     let keys: Vec<String> = ROLES.iter().map(|(role, _)| key(role)).collect();
     let s = Server::start_with(dir, data, &["--ingest"]);

@@ -165,6 +165,13 @@ pub fn cli_env(config_dir: &str, data_dir: &Path, args: &[&str], envs: &[(&str, 
     (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap())
 }
 
+/// A new API key made by `ragline keys create <args>` (e.g. `--role admin`).
+pub fn create_key(config_dir: &str, data_dir: &Path, args: &[&str]) -> String {
+    let (code, key, err) = cli_split(config_dir, data_dir, &[&["keys", "create"], args].concat());
+    assert_eq!(code, 0, "{err}");
+    key.trim().to_owned()
+}
+
 /// Run the CLI: exit code, stdout and stderr.
 pub fn cli_split(config_dir: &str, data_dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_ragline"))
