@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod drift;
+pub mod http;
 pub mod server;
 
 use std::path::{Path, PathBuf};

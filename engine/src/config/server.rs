@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::http::{Cors, HttpConfig, RateConfig, RateLimits};
 use crate::telemetry::OtlpSettings;
 use crate::vocab::{ConfigError, Diagnostic, MAX_QUERY_CHARS, from_yaml};
 
@@ -37,56 +38,6 @@ pub struct ServerConfig {
     /// Browser access: CORS for a web UI on another origin.
     #[serde(default)]
     pub http: HttpConfig,
-}
-
-/// Browser access to the API.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HttpConfig {
-    /// Origins a browser may call the API from (`https://ui.example.com`), or `["*"]`
-    /// for any (then without credentials). Empty (the default): no CORS headers, so
-    /// only same-origin pages, like the built-in UI, can call it.
-    #[serde(default)]
-    #[schemars(with = "Vec<String>")]
-    pub cors_origins: Vec<Spanned<String>>,
-}
-
-/// Request rates, counted by tower_governor. Over one: 429 `rate_limited` with
-/// `Retry-After`. `/healthz`, `/readyz`, `/metrics` and `/openapi.json` are not limited.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RateConfig {
-    /// Requests per client IP, authenticated or not (unset: no limit).
-    #[serde(default)]
-    pub per_ip: Option<QuotaConfig>,
-    /// Requests per API key; a request without a key counts under its client IP
-    /// (unset: no limit).
-    #[serde(default)]
-    pub per_key: Option<QuotaConfig>,
-    /// Take the client IP from `X-Forwarded-For`, `X-Real-IP` or `Forwarded` (default
-    /// false: the peer address). Only behind a proxy that sets them, or clients can
-    /// pick their own IP.
-    #[serde(default)]
-    pub trust_forwarded: bool,
-}
-
-/// A steady rate with a burst on top: `per_second` or `per_minute`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct QuotaConfig {
-    /// Requests per second, sustained.
-    #[serde(default)]
-    #[schemars(with = "Option<u32>")]
-    pub per_second: Option<Spanned<u32>>,
-    /// Requests per minute, sustained.
-    #[serde(default)]
-    #[schemars(with = "Option<u32>")]
-    pub per_minute: Option<Spanned<u32>>,
-    /// Requests that may come at once before the rate applies (default: the rate's
-    /// number).
-    #[serde(default)]
-    #[schemars(with = "Option<u32>")]
-    pub burst: Option<Spanned<u32>>,
 }
 
 /// Request limits; a request over one is refused before any work.
@@ -210,50 +161,6 @@ pub struct Server {
     /// Where `/metrics` is served apart from the API; `None`: with it.
     pub metrics_addr: Option<SocketAddr>,
     pub cors: Cors,
-}
-
-/// The highest number `limits.rate` takes for a rate.
-pub const MAX_RATE: u32 = 1_000_000;
-
-/// Checked request rates.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RateLimits {
-    pub per_ip: Option<Quota>,
-    pub per_key: Option<Quota>,
-    pub trust_forwarded: bool,
-}
-
-/// A checked rate: `requests` per second (or minute) sustained, `burst` at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quota {
-    pub requests: u32,
-    pub per_minute: bool,
-    pub burst: u32,
-}
-
-impl Quota {
-    /// The time one request's allowance takes to come back (never zero).
-    pub fn period(&self) -> Duration {
-        let window = Duration::from_secs(if self.per_minute { 60 } else { 1 });
-        window / self.requests.clamp(1, MAX_RATE)
-    }
-}
-
-impl std::fmt::Display for Quota {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let unit = if self.per_minute { "min" } else { "s" };
-        write!(f, "{}/{unit}, burst {}", self.requests, self.burst)
-    }
-}
-
-/// Which origins a browser may call from.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Cors {
-    /// No CORS headers: same origin only.
-    #[default]
-    SameOrigin,
-    Any,
-    Origins(Vec<String>),
 }
 
 impl Default for Server {
@@ -390,19 +297,7 @@ impl ServerConfig {
                 format!("max_query_chars must be between 1 and {MAX_QUERY_CHARS}"),
             ));
         }
-        let rate = RateLimits {
-            per_ip: l
-                .rate
-                .per_ip
-                .as_ref()
-                .and_then(|q| quota(file, q, "per_ip", &mut diagnostics)),
-            per_key: l
-                .rate
-                .per_key
-                .as_ref()
-                .and_then(|q| quota(file, q, "per_key", &mut diagnostics)),
-            trust_forwarded: l.rate.trust_forwarded,
-        };
+        let rate = l.rate.compile(file, &mut diagnostics);
         let metrics_addr = t
             .metrics_addr
             .as_ref()
@@ -418,7 +313,7 @@ impl ServerConfig {
                     None
                 }
             });
-        let cors = cors(file, &self.http.cors_origins, &mut diagnostics);
+        let cors = self.http.compile(file, &mut diagnostics);
         if !diagnostics.is_empty() {
             return Err(diagnostics.into());
         }
@@ -461,90 +356,6 @@ impl ServerConfig {
     }
 }
 
-fn quota(file: &Path, q: &QuotaConfig, key: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<Quota> {
-    let at = |field: &str| format!("limits.rate.{key}.{field}");
-    let (rate, per_minute) = match (&q.per_second, &q.per_minute) {
-        (Some(r), None) => (r, false),
-        (None, Some(r)) => (r, true),
-        (Some(r), Some(_)) => {
-            diagnostics.push(Diagnostic::spanned(
-                file,
-                r,
-                at("per_second"),
-                "give per_second or per_minute, not both",
-            ));
-            return None;
-        }
-        (None, None) => {
-            diagnostics.push(Diagnostic::file(
-                file,
-                format!("limits.rate.{key}: give per_second or per_minute"),
-            ));
-            return None;
-        }
-    };
-    let unit = if per_minute { "per_minute" } else { "per_second" };
-    let mut ok = true;
-    for (value, field) in [(Some(rate), unit), (q.burst.as_ref(), "burst")] {
-        if let Some(v) = value
-            && !(1..=MAX_RATE).contains(&v.value)
-        {
-            diagnostics.push(Diagnostic::spanned(
-                file,
-                v,
-                at(field),
-                format!("{field} must be between 1 and {MAX_RATE}"),
-            ));
-            ok = false;
-        }
-    }
-    ok.then(|| Quota {
-        requests: rate.value,
-        per_minute,
-        burst: q.burst.as_ref().map_or(rate.value, |b| b.value),
-    })
-}
-
-fn cors(file: &Path, origins: &[Spanned<String>], diagnostics: &mut Vec<Diagnostic>) -> Cors {
-    if origins.is_empty() {
-        return Cors::SameOrigin;
-    }
-    if origins.iter().any(|o| o.value == "*") {
-        if origins.len() > 1 {
-            diagnostics.push(Diagnostic::file(
-                file,
-                "http.cors_origins: \"*\" allows every origin: list origins or \"*\", not both",
-            ));
-        }
-        return Cors::Any;
-    }
-    let mut checked = Vec::new();
-    for o in origins {
-        let origin = o.value.trim().trim_end_matches('/');
-        let scheme_ok = origin.starts_with("http://") || origin.starts_with("https://");
-        let host = origin.split_once("://").map_or("", |(_, h)| h);
-        if !scheme_ok || host.is_empty() || host.contains('/') || not_header_safe(origin) {
-            diagnostics.push(Diagnostic::spanned(
-                file,
-                o,
-                "http.cors_origins",
-                format!(
-                    "`{}` is not an origin: scheme and host, like https://ui.example.com",
-                    o.value
-                ),
-            ));
-        } else {
-            checked.push(origin.to_owned());
-        }
-    }
-    Cors::Origins(checked)
-}
-
-/// Whether `s` could not be a header value.
-fn not_header_safe(s: &str) -> bool {
-    s.chars().any(|c| c.is_control() || c.is_whitespace())
-}
-
 /// JSON Schema of `ragline.yaml`.
 pub fn schema() -> schemars::Schema {
     schemars::schema_for!(ServerConfig)
@@ -553,6 +364,7 @@ pub fn schema() -> schemars::Schema {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::http::Quota;
 
     fn compile(yaml: &str) -> Result<Server, ConfigError> {
         let file = Path::new("ragline.yaml");

@@ -8,7 +8,7 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::config::server::Cors;
+use crate::config::http::Cors;
 
 /// Headers every response carries, unless a handler set its own.
 const SECURITY_HEADERS: &[(&str, &str)] = &[

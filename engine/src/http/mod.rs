@@ -27,7 +27,7 @@ use axum::routing::{delete, get, post};
 pub use error::ApiError;
 use tower_http::trace::TraceLayer;
 
-use crate::config::server::{Cors, RateLimits};
+use crate::config::http::{Cors, RateLimits};
 use crate::pipeline::{Engine, Pipeline};
 use crate::telemetry::Metrics;
 

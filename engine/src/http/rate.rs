@@ -20,7 +20,7 @@ use tower_governor::key_extractor::{KeyExtractor, SmartIpKeyExtractor};
 
 use super::ApiError;
 use super::auth::presented;
-use crate::config::server::{Quota, RateLimits};
+use crate::config::http::{Quota, RateLimits};
 use crate::telemetry::record;
 
 /// How often the limiters forget clients whose buckets are full again.
