@@ -184,7 +184,7 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::analytics::{Feedback, Logged};
+    use crate::store::analytics::{Feedback, Limits, Logged};
 
     fn record(id: &str, pipeline: &str, domain: &str, model: &str, at_ms: u64, latency_ms: f64) -> QueryRecord {
         QueryRecord {
@@ -217,7 +217,7 @@ mod tests {
     #[test]
     fn groups_add_up_with_percentiles_feedback_and_evals() {
         let dir = tempfile::tempdir().unwrap();
-        let log = QueryLog::open(dir.path()).unwrap();
+        let log = QueryLog::open(dir.path(), Limits::default()).unwrap();
         let day = 86_400_000;
         let rows = [
             record("a", "hr", "hr", "lite", day, 10.0),

@@ -46,8 +46,8 @@ pub struct SoakOptions {
     pub duration: Duration,
     pub warmup: Duration,
     pub connections: usize,
-    /// Keep the query log (the default config does).
-    pub query_log: bool,
+    /// Keep the query log, with at most this many queries; `None`: no query log.
+    pub query_log: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -91,7 +91,8 @@ pub struct SoakBench {
     pub anon_growth_pct: f64,
     /// The query log's size on disk at the end (0 when it is off).
     pub query_log_bytes: u64,
-    pub query_log: bool,
+    /// Its `analytics.max_queries`; `None`: it was off.
+    pub query_log: Option<u64>,
     pub fds_after_warmup: f64,
     pub fds_end: f64,
     pub errors: u64,
@@ -171,8 +172,9 @@ pub async fn run(opts: &SoakOptions) -> Result<SoakBench, SoakError> {
 }
 
 /// Copy of `source` with `pipelines/` copied (its file is edited) and everything else
-/// linked; a `ragline.yaml` of defaults, so no rate limit of the real one applies.
-fn prepare_config(source: &Path, dir: &Path, pipeline: &str, query_log: bool) -> Result<PathBuf, SoakError> {
+/// linked; a `ragline.yaml` of defaults but the query log's, so no rate limit of the
+/// real one applies.
+fn prepare_config(source: &Path, dir: &Path, pipeline: &str, query_log: Option<u64>) -> Result<PathBuf, SoakError> {
     std::fs::create_dir_all(dir)?;
     for entry in std::fs::read_dir(source)? {
         let name = entry?.file_name();
@@ -183,7 +185,10 @@ fn prepare_config(source: &Path, dir: &Path, pipeline: &str, query_log: bool) ->
             _ => std::os::unix::fs::symlink(from, dir.join(name))?,
         }
     }
-    let yaml = format!("analytics:\n  enabled: {query_log}\n");
+    let yaml = match query_log {
+        Some(max) => format!("analytics:\n  max_queries: {max}\n"),
+        None => "analytics:\n  enabled: false\n".to_owned(),
+    };
     std::fs::write(dir.join("ragline.yaml"), yaml)?;
     let file = dir.join("pipelines").join(format!("{pipeline}.yaml"));
     if file.exists() {

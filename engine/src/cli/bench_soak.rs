@@ -28,8 +28,12 @@ pub struct BenchSoakArgs {
     #[arg(long, default_value_t = 4)]
     pub connections: usize,
     /// Run with the query log off, to see what it adds.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "max_queries")]
     pub no_query_log: bool,
+    /// The query log's `analytics.max_queries` (small enough that the log is full
+    /// before the warm-up ends at these rates, so the run shows it stays bounded).
+    #[arg(long, default_value_t = 200_000)]
+    pub max_queries: u64,
     /// JSON output (default: `<config-dir>/docs/bench/soak.json`; the Markdown goes beside it as `.md`).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -45,7 +49,7 @@ pub fn run(cli: &Cli, args: &BenchSoakArgs) -> anyhow::Result<ExitCode> {
         duration: Duration::from_secs(args.seconds.max(1)),
         warmup: Duration::from_secs(args.warmup),
         connections: args.connections.max(1),
-        query_log: !args.no_query_log,
+        query_log: (!args.no_query_log).then_some(args.max_queries),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = runtime.block_on(soak::run(&opts))?;
@@ -56,6 +60,8 @@ pub fn run(cli: &Cli, args: &BenchSoakArgs) -> anyhow::Result<ExitCode> {
     );
     if args.no_query_log {
         command += " --no-query-log";
+    } else {
+        command += &format!(" --max-queries {}", args.max_queries);
     }
     if let Some(out) = &args.out {
         command += &format!(" --out {}", out.display());
@@ -127,10 +133,9 @@ fn markdown(r: &Report<'_>) -> String {
         anon0 = b.anon_after_warmup_kib / 1024.0,
         anon1 = b.anon_end_kib / 1024.0,
         anon_growth = b.anon_growth_pct,
-        log = if b.query_log {
-            format!("{:.1} MiB", b.query_log_bytes as f64 / 1048576.0)
-        } else {
-            "off".to_owned()
+        log = match b.query_log {
+            Some(max) => format!("{:.1} MiB (`max_queries: {max}`)", b.query_log_bytes as f64 / 1048576.0),
+            None => "off".to_owned(),
         },
         target = b.target_rss_growth_pct,
         fd0 = b.fds_after_warmup,

@@ -112,9 +112,7 @@ fn serve(cli: &Cli, args: &ServeArgs, server: &Server) -> anyhow::Result<ExitCod
             crate::config::access::ACCESS_FILE
         ),
     }
-    if !server.query_log {
-        engine.resources.disable_query_log();
-    }
+    engine.resources.configure_query_log(server.query_log);
     if engine.snapshot().access.is_some() {
         restore_spend(&engine.resources);
     }
@@ -149,7 +147,7 @@ fn serve(cli: &Cli, args: &ServeArgs, server: &Server) -> anyhow::Result<ExitCod
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.spawn(flush_stats(engine.clone(), stats_file.clone()));
-    if server.query_log {
+    if server.query_log.is_some() {
         runtime.spawn(watch_analytics(
             engine.clone(),
             server.retention_days,
@@ -206,8 +204,8 @@ fn restore_spend(resources: &crate::pipeline::Resources) {
         return;
     };
     let now = crate::pipeline::now_ms();
-    match log.range(None, crate::pipeline::spend::month_start_ms(now), now + 1) {
-        Ok(records) => resources.spend.load(&records, now),
+    match log.usage(crate::pipeline::spend::month_start_ms(now)) {
+        Ok(usage) => resources.spend.load(&usage, now),
         Err(e) => tracing::warn!(error = %e, "cannot read the query log: budgets count from zero"),
     }
 }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::http::{Cors, HttpConfig, RateConfig, RateLimits};
+use crate::store::analytics::Limits;
 use crate::telemetry::OtlpSettings;
 use crate::vocab::{ConfigError, Diagnostic, MAX_QUERY_CHARS, from_yaml};
 
@@ -74,6 +75,18 @@ pub struct AnalyticsConfig {
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
     pub retention_days: Option<Spanned<u32>>,
+    /// The most queries the log keeps (default 2,000,000, about 1 KiB each on disk);
+    /// past it the oldest are dropped first, even within the retention. Spend per key
+    /// and day is kept apart, so budgets stay exact.
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub max_queries: Option<Spanned<u64>>,
+    /// Queries per minute and pipeline that keep their embedding for drift (default
+    /// 60, after a first 1,000; 1 to 60,000). The others keep their record only, which
+    /// is a third of the size.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub drift_vectors_per_minute: Option<Spanned<u32>>,
     /// Seconds between drift assessments of every pipeline, which update the
     /// `ragline_drift_*` metrics (default 60, at least 1).
     #[serde(default)]
@@ -147,8 +160,8 @@ pub struct Server {
     pub otlp: Option<OtlpSettings>,
     /// Record and serve metrics.
     pub metrics: bool,
-    /// Keep the query log.
-    pub query_log: bool,
+    /// Keep the query log, within these limits.
+    pub query_log: Option<Limits>,
     pub retention_days: u32,
     pub drift_every: Duration,
     pub daily_budget_usd: Option<f64>,
@@ -168,7 +181,7 @@ impl Default for Server {
         Server {
             otlp: None,
             metrics: true,
-            query_log: true,
+            query_log: Some(Limits::default()),
             retention_days: 30,
             drift_every: Duration::from_secs(60),
             daily_budget_usd: None,
@@ -239,6 +252,26 @@ impl ServerConfig {
                 days,
                 "analytics.retention_days",
                 "retention_days must be between 1 and 3650",
+            ));
+        }
+        if let Some(max) = &a.max_queries
+            && max.value < 1_000
+        {
+            diagnostics.push(Diagnostic::spanned(
+                file,
+                max,
+                "analytics.max_queries",
+                "max_queries must be at least 1000",
+            ));
+        }
+        if let Some(per) = &a.drift_vectors_per_minute
+            && !(1..=60_000).contains(&per.value)
+        {
+            diagnostics.push(Diagnostic::spanned(
+                file,
+                per,
+                "analytics.drift_vectors_per_minute",
+                "drift_vectors_per_minute must be between 1 and 60000",
             ));
         }
         if let Some(every) = &a.drift_every_s
@@ -329,10 +362,17 @@ impl ServerConfig {
             ..otlp_defaults
         });
         let defaults = Server::default();
+        let log_defaults = Limits::default();
         Ok(Server {
             otlp,
             metrics: t.metrics.unwrap_or(defaults.metrics),
-            query_log: a.enabled.unwrap_or(defaults.query_log),
+            query_log: a.enabled.unwrap_or(true).then(|| Limits {
+                max_queries: a.max_queries.as_ref().map_or(log_defaults.max_queries, |m| m.value),
+                vectors_per_minute: a
+                    .drift_vectors_per_minute
+                    .as_ref()
+                    .map_or(log_defaults.vectors_per_minute, |v| v.value),
+            }),
             retention_days: a.retention_days.as_ref().map_or(defaults.retention_days, |d| d.value),
             drift_every: a
                 .drift_every_s
@@ -379,7 +419,8 @@ mod tests {
         assert_eq!(otlp.traces_url.as_deref(), Some("http://127.0.0.1:4318/v1/traces"));
         assert!((otlp.sample_ratio - 0.25).abs() < 1e-9);
         assert!(!otlp.capture_content);
-        assert!(s.metrics && s.query_log, "on unless switched off");
+        assert!(s.metrics, "on unless switched off");
+        assert_eq!(s.query_log, Some(Limits::default()));
     }
 
     #[test]
@@ -452,7 +493,12 @@ mod tests {
     #[test]
     fn metrics_and_the_query_log_can_be_switched_off() {
         let s = compile("telemetry:\n  metrics: false\nanalytics:\n  enabled: false\n").unwrap();
-        assert!(!s.metrics && !s.query_log);
+        assert!(!s.metrics && s.query_log.is_none());
+        let s = compile("analytics:\n  max_queries: 5000\n  drift_vectors_per_minute: 600\n").unwrap();
+        let limits = s.query_log.unwrap();
+        assert_eq!((limits.max_queries, limits.vectors_per_minute), (5_000, 600));
+        let e = compile("analytics:\n  max_queries: 10\n").unwrap_err().to_string();
+        assert!(e.contains("ragline.yaml:2:16: analytics.max_queries"), "{e}");
         let e = compile("analytics:\n  enabled: sometimes\n").unwrap_err().to_string();
         assert!(e.contains("ragline.yaml:2:"), "{e}");
     }

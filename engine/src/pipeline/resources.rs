@@ -13,7 +13,7 @@ use crate::providers::embed::Embedder;
 use crate::stages::guard::GuardCounters;
 use crate::stages::ingest::embed::EmbedSpec;
 use crate::stages::ingest::embed::cached::CachedEmbedder;
-use crate::store::analytics::QueryLog;
+use crate::store::analytics::{Limits, QueryLog};
 use crate::store::keys::KeyStore;
 use crate::store::{EmbeddingCache, Index, IndexOptions, StoreError};
 
@@ -69,13 +69,17 @@ impl Resources {
     /// answered but not logged (warned once).
     pub fn query_log(&self) -> Option<&Arc<QueryLog>> {
         self.query_log
-            .get_or_init(|| {
-                let dir = self.data_dir.join("analytics");
-                QueryLog::open(&dir)
-                    .inspect_err(|e| tracing::warn!(dir = %dir.display(), error = %e, "query log unavailable; queries are not logged"))
-                    .ok()
-            })
+            .get_or_init(|| self.open_query_log(Limits::default()))
             .as_ref()
+    }
+
+    fn open_query_log(&self, limits: Limits) -> Option<Arc<QueryLog>> {
+        let dir = self.data_dir.join("analytics");
+        QueryLog::open(&dir, limits)
+            .inspect_err(
+                |e| tracing::warn!(dir = %dir.display(), error = %e, "query log unavailable; queries are not logged"),
+            )
+            .ok()
     }
 
     /// The API key store (`<data-dir>/keys`), opened on first use (and tried again
@@ -93,9 +97,10 @@ impl Resources {
         Ok(store)
     }
 
-    /// Log no queries (`analytics.enabled: false`); call before the first query.
-    pub fn disable_query_log(&self) {
-        let _ = self.query_log.set(None);
+    /// Open the query log now with `limits`, or log no queries (`None`, for
+    /// `analytics.enabled: false`); call before the first query.
+    pub fn configure_query_log(&self, limits: Option<Limits>) {
+        let _ = self.query_log.set(limits.and_then(|l| self.open_query_log(l)));
     }
 
     /// Where the indexes live.

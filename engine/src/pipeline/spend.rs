@@ -1,7 +1,7 @@
 //! What each API key and role spent this UTC day and month, for the budgets of
 //! `access.yaml`. Every answer adds its usage (tokens and cost, as in the query log); a
 //! request is refused while a budget it falls under is spent. At start the ledger is
-//! summed from the query log, so a restart forgets nothing the log kept.
+//! summed from the query log's daily usage, so a restart forgets nothing written.
 //!
 //! The check is made before a request and the spend added after it, so concurrent
 //! requests may pass a budget by what they cost together; the next one is refused.
@@ -12,7 +12,9 @@ use std::sync::Mutex;
 use time::{Date, Month, OffsetDateTime, Time};
 
 use crate::config::access::{Budget, Role};
-use crate::store::analytics::QueryRecord;
+use crate::store::analytics::Usage;
+
+const DAY_MS: u64 = 86_400_000;
 
 /// Who pays for a query: the API key (by id) and its role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,25 +122,21 @@ impl Spend {
         ledger.add(Subject::Role(account.role.clone()), usd, tokens);
     }
 
-    /// Sum `records` (the query log since the month began) into the ledger.
-    pub fn load(&self, records: &[QueryRecord], now_ms: u64) {
+    /// Sum `usage` (the query log's daily usage since the month began) into the ledger.
+    pub fn load(&self, usage: &[Usage], now_ms: u64) {
         let mut ledger = self.ledger();
         ledger.roll(now_ms);
         let (day, month) = ledger.period;
-        for r in records {
-            let (Some(key_id), Some(role)) = (&r.key_id, &r.role) else {
-                continue;
-            };
-            let (record_day, record_month) = period_of(r.at_ms);
-            if record_month != month {
+        for u in usage {
+            let (used_day, used_month) = period_of(u64::from(u.day) * DAY_MS);
+            if used_month != month {
                 continue;
             }
-            let tokens = r.input_tokens + r.output_tokens + r.embedding_tokens;
-            for subject in [Subject::Key(key_id.clone()), Subject::Role(role.clone())] {
+            for subject in [Subject::Key(u.key_id.clone()), Subject::Role(u.role.clone())] {
                 let s = ledger.spent.entry(subject).or_default();
-                s.month.add(r.cost_usd, tokens);
-                if record_day == day {
-                    s.day.add(r.cost_usd, tokens);
+                s.month.add(u.cost_usd, u.tokens);
+                if used_day == day {
+                    s.day.add(u.cost_usd, u.tokens);
                 }
             }
         }
@@ -327,7 +325,7 @@ mod tests {
     }
 
     #[test]
-    fn the_ledger_is_summed_from_the_query_log() {
+    fn the_ledger_is_summed_from_the_daily_usage() {
         let r = role(
             Budget {
                 daily_tokens: Some(100),
@@ -336,33 +334,20 @@ mod tests {
             },
             Budget::default(),
         );
-        let record = |at_ms: u64, key: Option<&str>, usd: f64, tokens: u64| QueryRecord {
-            id: "a".into(),
-            at_ms,
-            pipeline: "hr".into(),
-            domains: vec![],
-            domain: "hr".into(),
-            top_domain: None,
-            model: "m".into(),
-            prompt_version: String::new(),
-            input_tokens: tokens,
-            output_tokens: 0,
-            embedding_tokens: 0,
+        let usage = |at_ms: u64, key: &str, usd: f64, tokens: u64| Usage {
+            day: u32::try_from(at_ms / DAY_MS).unwrap(),
+            key_id: key.into(),
+            role: "app".into(),
             cost_usd: usd,
-            latency_ms: 1.0,
-            cache: "miss".into(),
-            guard: "none".into(),
-            best_similarity: None,
-            feedback: None,
-            key_id: key.map(str::to_owned),
-            role: key.map(|_| "app".to_owned()),
+            tokens,
         };
         let spend = Spend::default();
         spend.load(
             &[
-                record(DEC_3 - 86_400_000, Some("k1"), 0.6, 500),
-                record(DEC_3, Some("k1"), 0.1, 50),
-                record(DEC_3, None, 5.0, 5000),
+                usage(DEC_3 - 86_400_000, "k1", 0.6, 500),
+                usage(DEC_3, "k1", 0.1, 50),
+                usage(DEC_3, "k2", 5.0, 5000),
+                usage(DEC_3 - 40 * 86_400_000, "k1", 9.0, 0),
             ],
             DEC_3,
         );

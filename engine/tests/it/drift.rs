@@ -13,6 +13,7 @@ use ragline::analytics::drift::DriftReport;
 use ragline::analytics::service;
 use ragline::pipeline::{Engine, Pipeline, Query, Resources};
 use ragline::providers::embed::model_files;
+use ragline::store::analytics::Limits;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -74,6 +75,11 @@ async fn questions_from_the_baseline_set_stay_quiet_and_other_sets_drift() {
     let (code, out) = cli(config.path().to_str().unwrap(), data.path(), &["ingest", "hr"]);
     assert_eq!(code, 0, "{out}");
     let resources = Resources::new(data.path().to_owned(), model_files::default_cache_dir().unwrap());
+    // Every query keeps its embedding, however fast the trials ask (DRIFT_TRIALS=200).
+    resources.configure_query_log(Some(Limits {
+        vectors_per_minute: 60_000_000,
+        ..Limits::default()
+    }));
     let engine = Engine::load(config.path().to_owned(), resources).unwrap();
     let hr = engine.snapshot().pipelines["hr"].clone();
 

@@ -97,3 +97,37 @@ pub struct WindowQuery {
     pub top_domain: Option<String>,
     pub best_similarity: Option<f32>,
 }
+
+/// What one API key (and its role) spent on one UTC day, summed as queries are logged.
+/// Kept apart from the queries, so budgets stay exact when old queries are dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Usage {
+    /// Days since the Unix epoch.
+    pub day: u32,
+    pub key_id: String,
+    pub role: String,
+    pub cost_usd: f64,
+    pub tokens: u64,
+}
+
+/// How much the query log keeps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// The most queries kept; past it the oldest are dropped at each write.
+    pub max_queries: u64,
+    /// Queries per minute and pipeline that keep their embedding for drift, after a
+    /// first [`VECTOR_BURST`]; the others keep their record only.
+    pub vectors_per_minute: u32,
+}
+
+/// How many embeddings a pipeline may keep at once before `vectors_per_minute` limits it.
+pub const VECTOR_BURST: u32 = 1_000;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_queries: 2_000_000,
+            vectors_per_minute: 60,
+        }
+    }
+}
