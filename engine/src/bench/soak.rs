@@ -7,6 +7,7 @@
 //! Growth is judged on medians of a minute's samples, right after the warm-up against
 //! the end, so a single sample taken mid-upload does not decide it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -95,6 +96,10 @@ pub struct SoakBench {
     pub query_log: Option<u64>,
     pub fds_after_warmup: f64,
     pub fds_end: f64,
+    /// What the open descriptors were at the first sample after the warm-up, and at
+    /// the end, by kind (see [`descriptors`]).
+    pub descriptors_after_warmup: BTreeMap<String, u32>,
+    pub descriptors_end: BTreeMap<String, u32>,
     pub errors: u64,
     pub target_rss_growth_pct: f64,
     pub meets_target: bool,
@@ -117,6 +122,25 @@ pub enum SoakError {
     NoPipeline(PathBuf),
     #[error("a worker stopped: {0}")]
     Join(#[from] tokio::task::JoinError),
+}
+
+impl SoakBench {
+    /// The descriptors open at the end and not after the warm-up (`+1 socket`), and
+    /// the other way round (`-1 pipe`).
+    pub fn descriptor_changes(&self) -> Vec<String> {
+        let (warm, end) = (&self.descriptors_after_warmup, &self.descriptors_end);
+        let mut kinds: Vec<&String> = warm.keys().chain(end.keys()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        kinds
+            .into_iter()
+            .filter_map(|kind| {
+                let n = |m: &BTreeMap<String, u32>| i64::from(m.get(kind).copied().unwrap_or(0));
+                let change = n(end) - n(warm);
+                (change != 0).then(|| format!("{change:+} {kind}"))
+            })
+            .collect()
+    }
 }
 
 /// Run the soak.
@@ -151,6 +175,12 @@ pub async fn run(opts: &SoakOptions) -> Result<SoakBench, SoakError> {
         let now = started.elapsed();
         if now >= next_sample {
             side.samples.push(sample(server.pid(), now));
+            let open = descriptors(server.pid(), work.path());
+            if now >= opts.warmup && side.descriptors_after_warmup.is_empty() {
+                side.descriptors_after_warmup = open.clone();
+            }
+            // The last sample while wrk still runs (its connections close at the end).
+            side.descriptors_last = open;
             next_sample += SAMPLE_EVERY;
         }
         if now >= next_upload {
@@ -290,6 +320,57 @@ fn sample(pid: u32, at: Duration) -> Sample {
     }
 }
 
+/// The server's open descriptors by what they are: a TCP socket by its state
+/// (`tcp listen`, `tcp established`, `tcp close_wait`, ...), another `socket`, a
+/// `pipe`, an anonymous inode, or a file's path (under the soak's directory, `…/`).
+fn descriptors(pid: u32, work: &Path) -> BTreeMap<String, u32> {
+    let mut kinds = BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return kinds;
+    };
+    let tcp = tcp_states(pid);
+    let work = work.to_string_lossy();
+    for entry in dir.flatten() {
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy().into_owned();
+        let kind = match target.split_once(":[") {
+            Some(("socket", inode)) => match tcp.get(inode.trim_end_matches(']')) {
+                Some(state) => format!("tcp {state}"),
+                None => "socket".to_owned(),
+            },
+            Some(("pipe", _)) => "pipe".to_owned(),
+            _ => target.replacen(work.as_ref(), "…", 1),
+        };
+        *kinds.entry(kind).or_insert(0) += 1;
+    }
+    kinds
+}
+
+/// Socket inode → TCP state, from `/proc/<pid>/net/tcp` and `tcp6`.
+fn tcp_states(pid: u32) -> BTreeMap<String, &'static str> {
+    let mut states = BTreeMap::new();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(state), Some(inode)) = (fields.get(3), fields.get(9)) else {
+                continue;
+            };
+            let state = match *state {
+                "01" => "established",
+                "06" => "time_wait",
+                "08" => "close_wait",
+                "0A" => "listen",
+                _ => "other",
+            };
+            states.insert((*inode).to_owned(), state);
+        }
+    }
+    states
+}
+
 /// The uploads and reloads beside wrk, and the samples.
 #[derive(Default)]
 struct SideLoad {
@@ -298,6 +379,8 @@ struct SideLoad {
     reloads: u64,
     reload_errors: u64,
     samples: Vec<Sample>,
+    descriptors_after_warmup: BTreeMap<String, u32>,
+    descriptors_last: BTreeMap<String, u32>,
 }
 
 impl SideLoad {
@@ -425,6 +508,8 @@ fn summarise(
         fds_end,
         errors,
         target_rss_growth_pct: TARGET_RSS_GROWTH_PCT,
+        descriptors_after_warmup: side.descriptors_after_warmup,
+        descriptors_end: side.descriptors_last,
         samples: side.samples,
     }
 }

@@ -105,6 +105,7 @@ fn markdown(r: &Report<'_>) -> String {
          | of which anonymous (heap) | {anon0:.1} → {anon1:.1} MiB ({anon_growth:+.2}%) |\n\
          | query log on disk at the end | {log} |\n\
          | open descriptors after warm-up → end | {fd0:.0} → {fd1:.0} |\n\
+         | descriptors open at the end and not after the warm-up, or the reverse | {fd_changes} |\n\
          | errors | {errors} |\n\
          | targets | {verdict} |\n",
         date = r.meta.date,
@@ -140,6 +141,10 @@ fn markdown(r: &Report<'_>) -> String {
         target = b.target_rss_growth_pct,
         fd0 = b.fds_after_warmup,
         fd1 = b.fds_end,
+        fd_changes = match b.descriptor_changes() {
+            c if c.is_empty() => "none".to_owned(),
+            c => c.join(", "),
+        },
         errors = b.errors,
         verdict = if b.meets_target { "met" } else { "**not met**" },
     );
