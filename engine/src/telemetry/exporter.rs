@@ -82,6 +82,7 @@ impl Metrics {
     /// [`TelemetryError`] when a recorder is installed already.
     pub fn install() -> Result<Metrics, TelemetryError> {
         let handle = builder()?.install_recorder()?;
+        super::handles::installed();
         describe();
         // Histograms keep raw samples until upkeep folds them into their buckets; a
         // scrape does it too, but a server nobody scrapes must not grow without end.

@@ -13,6 +13,7 @@
 
 mod context;
 mod exporter;
+mod handles;
 pub mod logs;
 mod otlp;
 pub mod record;

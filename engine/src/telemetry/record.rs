@@ -3,7 +3,9 @@
 //! [`crate::telemetry`]). Without an installed recorder (the CLI, tests) every call is
 //! a no-op.
 
-use metrics::{counter, gauge, histogram};
+use metrics::{Counter, Histogram, counter, gauge, histogram};
+
+use super::handles::{Lazy, lazy};
 
 /// Requests by pipeline, endpoint (the route template) and status; `_count` is the
 /// request count.
@@ -69,8 +71,27 @@ pub fn gen_ai_provider(provider: &str) -> &'static str {
 }
 
 pub fn http_request(pipeline: &str, endpoint: &str, status: u16, seconds: f64) {
-    histogram!(HTTP_REQUEST_DURATION, "pipeline" => pipeline.to_owned(), "endpoint" => endpoint.to_owned(), "status" => status.to_string())
-        .record(seconds);
+    static H: Lazy<Histogram, 3> = lazy();
+    let mut buf = [0; 5];
+    let status = digits(status, &mut buf);
+    H.get([pipeline, endpoint, status], || {
+        histogram!(HTTP_REQUEST_DURATION, "pipeline" => pipeline.to_owned(), "endpoint" => endpoint.to_owned(), "status" => status.to_owned())
+    })
+    .record(seconds);
+}
+
+/// `n` in decimal, written into `buf` (no allocation).
+fn digits(mut n: u16, buf: &mut [u8; 5]) -> &str {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[start..]).unwrap_or_default()
 }
 
 pub fn http_error(pipeline: &str, endpoint: &str, code: &'static str) {
@@ -79,7 +100,12 @@ pub fn http_error(pipeline: &str, endpoint: &str, code: &'static str) {
 }
 
 pub fn stage(pipeline: &str, stage: &'static str, seconds: f64) {
-    histogram!(STAGE_DURATION, "pipeline" => pipeline.to_owned(), "stage" => stage).record(seconds);
+    static H: Lazy<Histogram, 2> = lazy();
+    H.get(
+        [pipeline, stage],
+        || histogram!(STAGE_DURATION, "pipeline" => pipeline.to_owned(), "stage" => stage),
+    )
+    .record(seconds);
 }
 
 /// One model call: its duration and its tokens.
@@ -97,21 +123,34 @@ pub struct GenAiCall<'a> {
 }
 
 pub fn gen_ai(call: &GenAiCall<'_>) {
-    let labels = [
-        ("pipeline", call.pipeline.to_owned()),
-        ("gen_ai_operation_name", call.operation.to_owned()),
-        ("gen_ai_provider_name", gen_ai_provider(call.provider).to_owned()),
-        ("gen_ai_request_model", call.model.to_owned()),
-    ];
+    static DURATION: Lazy<Histogram, 4> = lazy();
+    static TOKENS: Lazy<Histogram, 5> = lazy();
+    let provider = gen_ai_provider(call.provider);
+    let values = [call.pipeline, call.operation, provider, call.model];
+    let labels = || {
+        vec![
+            ("pipeline", call.pipeline.to_owned()),
+            ("gen_ai_operation_name", call.operation.to_owned()),
+            ("gen_ai_provider_name", provider.to_owned()),
+            ("gen_ai_request_model", call.model.to_owned()),
+        ]
+    };
     if let Some(seconds) = call.seconds {
-        histogram!(GEN_AI_DURATION, &labels).record(seconds);
+        DURATION
+            .get(values, || histogram!(GEN_AI_DURATION, &labels()))
+            .record(seconds);
     }
     for (kind, tokens) in [("input", call.input_tokens), ("output", call.output_tokens)] {
         // Embeddings write no tokens.
         if kind == "input" || call.operation == "chat" {
-            let mut with_type = labels.to_vec();
-            with_type.push(("gen_ai_token_type", kind.to_owned()));
-            histogram!(GEN_AI_TOKENS, &with_type).record(tokens as f64);
+            let [p, o, v, m] = values;
+            TOKENS
+                .get([p, o, v, m, kind], || {
+                    let mut with_type = labels();
+                    with_type.push(("gen_ai_token_type", kind.to_owned()));
+                    histogram!(GEN_AI_TOKENS, &with_type)
+                })
+                .record(tokens as f64);
         }
     }
 }
@@ -132,8 +171,11 @@ pub fn embeddings(pipeline: &str, embedder_id: &str, seconds: f64, tokens: u64) 
 }
 
 pub fn query_cost(pipeline: &str, model: &str, domain: &str, usd: f64) {
-    histogram!(QUERY_COST, "pipeline" => pipeline.to_owned(), "model" => model.to_owned(), "domain" => domain.to_owned())
-        .record(usd);
+    static H: Lazy<Histogram, 3> = lazy();
+    H.get([pipeline, model, domain], || {
+        histogram!(QUERY_COST, "pipeline" => pipeline.to_owned(), "model" => model.to_owned(), "domain" => domain.to_owned())
+    })
+    .record(usd);
 }
 
 pub fn provider_retry(provider: &'static str, failure: &'static str) {
@@ -146,8 +188,11 @@ pub fn fallback(pipeline: &str, from: &str, to: &str) {
 }
 
 pub fn route_decision(pipeline: &str, model: &str, reason: &'static str) {
-    counter!(ROUTE_DECISIONS, "pipeline" => pipeline.to_owned(), "model" => model.to_owned(), "reason" => reason)
-        .increment(1);
+    static C: Lazy<Counter, 3> = lazy();
+    C.get([pipeline, model, reason], || {
+        counter!(ROUTE_DECISIONS, "pipeline" => pipeline.to_owned(), "model" => model.to_owned(), "reason" => reason)
+    })
+    .increment(1);
 }
 
 pub fn guardrail_intervention(pipeline: &str, guard: &str, side: &'static str, action: &'static str, count: u32) {
@@ -198,4 +243,15 @@ pub fn spans_dropped(reason: &'static str, spans: u64) {
 
 pub fn ingest_file(pipeline: &str, outcome: &'static str) {
     counter!(INGEST_FILES, "pipeline" => pipeline.to_owned(), "outcome" => outcome).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn status_digits() {
+        let mut buf = [0; 5];
+        for n in [0, 7, 200, 429, 65_535] {
+            assert_eq!(super::digits(n, &mut buf), n.to_string());
+        }
+    }
 }
