@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::http::{Quota, QuotaConfig};
 use crate::vocab::{ConfigError, Diagnostic, from_yaml};
 
 /// The access file's name in the config directory.
@@ -46,6 +47,10 @@ pub struct RoleConfig {
     /// What all keys of the role together may spend (unset: no limit).
     #[serde(default)]
     pub role_budget: Option<BudgetConfig>,
+    /// Requests each key of the role may make (unset: only `limits.rate.per_key` of
+    /// `ragline.yaml` applies). Over it: 429 `rate_limited` with `Retry-After`.
+    #[serde(default)]
+    pub key_rate: Option<QuotaConfig>,
 }
 
 /// Spend per UTC calendar day and month, counted from each answer's usage (tokens:
@@ -158,6 +163,8 @@ pub struct Role {
     pub key_budget: Budget,
     /// The budget of all its keys together.
     pub role_budget: Budget,
+    /// Requests per key of the role.
+    pub key_rate: Option<Quota>,
 }
 
 impl Role {
@@ -242,6 +249,10 @@ impl AccessConfig {
             };
             let key_budget = budget(&role.key_budget, "key_budget");
             let role_budget = budget(&role.role_budget, "role_budget");
+            let key_rate = role
+                .key_rate
+                .as_ref()
+                .and_then(|q| q.compile(file, &at("key_rate"), &mut diagnostics));
             roles.insert(
                 name.clone(),
                 Role {
@@ -251,6 +262,7 @@ impl AccessConfig {
                     scopes,
                     key_budget,
                     role_budget,
+                    key_rate,
                 },
             );
         }
@@ -425,5 +437,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("roles.r.pipelines: grants nothing"), "{e}");
+    }
+
+    #[test]
+    fn a_role_may_rate_its_keys() {
+        let file = Path::new("access.yaml");
+        let yaml = "roles:\n  app:\n    pipelines: [hr]\n    domains: [hr]\n    scopes: [query]\n    key_rate: { per_second: 5, burst: 20 }\n";
+        let raw: AccessConfig = from_yaml(file, yaml).unwrap();
+        let access = raw.compile(file, &["hr"]).unwrap();
+        let rate = access.roles["app"].key_rate.unwrap();
+        assert_eq!((rate.requests, rate.per_minute, rate.burst), (5, false, 20));
+        let yaml = "roles:\n  app:\n    pipelines: [hr]\n    domains: [hr]\n    scopes: [query]\n    key_rate: { per_minute: 0 }\n";
+        let raw: AccessConfig = from_yaml(file, yaml).unwrap();
+        let e = raw.compile(file, &["hr"]).unwrap_err().to_string();
+        assert!(
+            e.contains("access.yaml:6:29: roles.app.key_rate.per_minute: per_minute must be between 1 and"),
+            "{e}"
+        );
     }
 }

@@ -72,7 +72,7 @@ pub struct RateLimits {
 }
 
 /// A checked rate: `requests` per second (or minute) sustained, `burst` at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Quota {
     pub requests: u32,
     pub per_minute: bool,
@@ -108,18 +108,28 @@ impl RateConfig {
     /// The checked rates; problems are located under `limits.rate`.
     pub fn compile(&self, file: &Path, diagnostics: &mut Vec<Diagnostic>) -> RateLimits {
         RateLimits {
-            per_ip: self.per_ip.as_ref().and_then(|q| quota(file, q, "per_ip", diagnostics)),
+            per_ip: self
+                .per_ip
+                .as_ref()
+                .and_then(|q| q.compile(file, "limits.rate.per_ip", diagnostics)),
             per_key: self
                 .per_key
                 .as_ref()
-                .and_then(|q| quota(file, q, "per_key", diagnostics)),
+                .and_then(|q| q.compile(file, "limits.rate.per_key", diagnostics)),
             trust_forwarded: self.trust_forwarded,
         }
     }
 }
 
+impl QuotaConfig {
+    /// The checked rate; problems are located under `at` (`limits.rate.per_ip`).
+    pub fn compile(&self, file: &Path, at: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<Quota> {
+        quota(file, self, at, diagnostics)
+    }
+}
+
 fn quota(file: &Path, q: &QuotaConfig, key: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<Quota> {
-    let at = |field: &str| format!("limits.rate.{key}.{field}");
+    let at = |field: &str| format!("{key}.{field}");
     let (rate, per_minute) = match (&q.per_second, &q.per_minute) {
         (Some(r), None) => (r, false),
         (None, Some(r)) => (r, true),
@@ -133,10 +143,7 @@ fn quota(file: &Path, q: &QuotaConfig, key: &str, diagnostics: &mut Vec<Diagnost
             return None;
         }
         (None, None) => {
-            diagnostics.push(Diagnostic::file(
-                file,
-                format!("limits.rate.{key}: give per_second or per_minute"),
-            ));
+            diagnostics.push(Diagnostic::file(file, format!("{key}: give per_second or per_minute")));
             return None;
         }
     };

@@ -197,6 +197,11 @@ pub async fn check(State(state): State<Arc<AppState>>, mut request: Request, nex
         )
         .into_response();
     }
+    if let Some(quota) = role.key_rate
+        && let Some(refused) = state.key_rates.refusal(&role.name, quota, &record.id)
+    {
+        return refused;
+    }
     if spends(request.method(), route.as_deref())
         && let Some(e) = state.engine.resources.spend.check(&record.id, &role, now)
     {

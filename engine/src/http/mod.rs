@@ -67,6 +67,8 @@ pub struct AppState {
     /// The process's metrics, when it records them (`ragline serve` does).
     pub metrics: Option<Metrics>,
     pub settings: HttpSettings,
+    /// Requests per key of each role that has a `key_rate`.
+    pub key_rates: rate::KeyRates,
 }
 
 impl AppState {
@@ -75,6 +77,7 @@ impl AppState {
             engine,
             metrics,
             settings,
+            key_rates: rate::KeyRates::default(),
         })
     }
 

@@ -2,8 +2,10 @@
 //! counted by tower_governor before the key is checked, so guessing keys is limited
 //! too. Over the rate: 429 `rate_limited` with `Retry-After`.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -11,7 +13,9 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use axum::response::IntoResponse;
+use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
+use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use sha2::{Digest, Sha256};
 use tower_governor::GovernorError;
 use tower_governor::GovernorLayer;
@@ -125,17 +129,58 @@ where
     }
 }
 
+/// Requests per key of a role (`key_rate` in `access.yaml`), counted once the key is
+/// checked. A limiter is kept per role and rate, so a reload that keeps a role's rate
+/// keeps its counts; keys are few (the key store's), so their state stays small.
+#[derive(Default)]
+pub struct KeyRates {
+    limiters: Mutex<HashMap<(String, Quota), Arc<KeyLimiter>>>,
+}
+
+type KeyLimiter = DefaultKeyedRateLimiter<String>;
+
+impl std::fmt::Debug for KeyRates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyRates")
+    }
+}
+
+impl KeyRates {
+    /// Count a request of `key_id` under `role`'s `quota`: the 429 when it is over.
+    pub fn refusal(&self, role: &str, quota: Quota, key_id: &str) -> Option<Response<Body>> {
+        let limiter = {
+            let mut limiters = self.limiters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let limiter = limiters.entry((role.to_owned(), quota)).or_insert_with(|| {
+                let burst = NonZeroU32::new(quota.burst).unwrap_or(NonZeroU32::MIN);
+                let rate = governor::Quota::with_period(quota.period()).map(|q| q.allow_burst(burst));
+                Arc::new(RateLimiter::keyed(
+                    rate.unwrap_or_else(|| governor::Quota::per_second(burst)),
+                ))
+            });
+            limiter.clone()
+        };
+        let not_until = limiter.check_key(&key_id.to_owned()).err()?;
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        let whom = format!("this API key (access.yaml roles.{role}.key_rate: {quota})");
+        Some(too_many("key_rate", &whom, wait.as_secs() + 1))
+    }
+}
+
 /// 429 in the API's error shape, with `Retry-After` in whole seconds (at least 1).
 fn refused(error: GovernorError, limit: &'static str, whom: &'static str, quota: Quota) -> Response<Body> {
     let GovernorError::TooManyRequests { wait_time, .. } = error else {
         return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()).into_response();
     };
+    too_many(limit, &format!("this {whom} (limits.rate.{limit}: {quota})"), wait_time)
+}
+
+fn too_many(limit: &'static str, whom: &str, wait_s: u64) -> Response<Body> {
     record::rate_limited(limit);
-    let wait = wait_time.max(1);
+    let wait = wait_s.max(1);
     let mut response = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
-        format!("too many requests from this {whom} (limits.rate.{limit}: {quota}); retry in {wait} s"),
+        format!("too many requests from {whom}; retry in {wait} s"),
     )
     .into_response();
     response

@@ -259,6 +259,7 @@ mod tests {
             scopes: Default::default(),
             key_budget,
             role_budget,
+            key_rate: None,
         }
     }
 

@@ -52,7 +52,7 @@ pub const DRIFT_WINDOW: &str = "ragline_drift_window_queries";
 pub const BUDGET: &str = "ragline_budget_usd";
 /// Spans dropped instead of exported, by reason (`queue_full`, `export_failed`).
 pub const SPANS_DROPPED: &str = "ragline_otel_spans_dropped_total";
-/// Requests refused by a rate limit, by limit (`per_ip`, `per_key`).
+/// Requests refused by a rate limit, by limit (`per_ip`, `per_key`, `key_rate`).
 pub const RATE_LIMITED: &str = "ragline_rate_limited_total";
 /// Requests refused because a key or role spent its budget, by role and budget
 /// (`key_daily_usd`, `role_monthly_tokens`, ...).

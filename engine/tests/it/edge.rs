@@ -1,6 +1,6 @@
-//! The HTTP edge of a real server: rate limits per client IP and per key (429 with
-//! `Retry-After`, the probes never limited), security headers, CORS only for the
-//! configured origins, and `/metrics` on its own address.
+//! The HTTP edge of a real server: rate limits per client IP, per key and per key of a
+//! role (429 with `Retry-After`, the probes never limited), security headers, CORS only
+//! for the configured origins, and `/metrics` on its own address.
 
 use std::path::Path;
 
@@ -110,6 +110,40 @@ async fn each_key_gets_its_own_rate() {
     // Requests without a key count by IP; they are refused by the key check, not the rate.
     assert_eq!(statuses(&s, 2, &[]).await, [401, 401]);
     assert_eq!(statuses(&s, 1, &[]).await, [429]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_can_rate_each_of_its_keys() {
+    let access = "roles:\n  \
+        reader:\n    pipelines: [\"*\"]\n    domains: [\"*\"]\n    scopes: [query]\n    key_rate: { per_minute: 1, burst: 2 }\n  \
+        batch: { pipelines: [\"*\"], domains: [\"*\"], scopes: [query] }\n";
+    let config = config_with("", Some(access));
+    let dir = config.path().to_str().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let key = |role: &str, name: &str| create_key(dir, data.path(), &["--role", role, "--name", name]);
+    let (a, b, c) = (key("reader", "a"), key("reader", "b"), key("batch", "c"));
+    let s = Server::start_with(dir, data, &[]);
+    assert_eq!(statuses(&s, 2, &[("x-api-key", &a)]).await, [200, 200]);
+    let r = list(&s, &[("x-api-key", &a)]).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("this API key (access.yaml roles.reader.key_rate: 1/min, burst 2)"),
+        "{message}"
+    );
+    // Each key of the role has its own bucket; a role without a key_rate has none.
+    assert_eq!(statuses(&s, 2, &[("x-api-key", &b)]).await, [200, 200]);
+    assert_eq!(statuses(&s, 6, &[("x-api-key", &c)]).await, [200; 6]);
+    let text = scrape(&s).await;
+    assert_eq!(
+        sample(&text, "ragline_rate_limited_total", &[("limit", "key_rate")]),
+        Some(1.0),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
