@@ -79,11 +79,19 @@ pub fn retrieved<'a>(span: &Span, question: &str, hits: impl IntoIterator<Item =
     if span.is_disabled() {
         return;
     }
-    let docs: Vec<serde_json::Value> = hits
+    #[derive(serde::Serialize)]
+    struct Hit<'a> {
+        id: &'a str,
+        chunk: u32,
+        score: f32,
+    }
+    let docs: Vec<Hit<'_>> = hits
         .into_iter()
-        .map(|(id, chunk, score)| serde_json::json!({ "id": id, "chunk": chunk, "score": score }))
+        .map(|(id, chunk, score)| Hit { id, chunk, score })
         .collect();
-    span.set_attribute(GEN_AI_RETRIEVAL_DOCUMENTS, serde_json::Value::Array(docs).to_string());
+    // Serialising plain structs cannot fail.
+    let docs = serde_json::to_string(&docs).unwrap_or_default();
+    span.set_attribute(GEN_AI_RETRIEVAL_DOCUMENTS, docs);
     if capture_content() {
         span.set_attribute(GEN_AI_RETRIEVAL_QUERY_TEXT, question.to_owned());
     }
