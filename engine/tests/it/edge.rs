@@ -37,6 +37,18 @@ async fn statuses(s: &Server, n: usize, headers: &[(&str, &str)]) -> Vec<u16> {
     out
 }
 
+/// `r` is a 429 `rate_limited` whose message names `whom`, with a `Retry-After` of 1 to
+/// 60 s.
+async fn refused_for_rate(r: reqwest::Response, whom: &str) {
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains(whom), "{message}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_client_ip_gets_its_own_rate() {
     // One request a minute sustained, three at once: the fourth in a row is refused.
@@ -48,16 +60,7 @@ async fn each_client_ip_gets_its_own_rate() {
     let from = |ip: &'static str| [("x-forwarded-for", ip)];
     assert_eq!(statuses(&s, 3, &from("10.0.0.1")).await, [200, 200, 200]);
     let r = list(&s, &from("10.0.0.1")).await;
-    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((1..=60).contains(&retry), "{retry}");
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
-    let message = body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("client IP (limits.rate.per_ip: 1/min, burst 3)"),
-        "{message}"
-    );
+    refused_for_rate(r, "client IP (limits.rate.per_ip: 1/min, burst 3)").await;
     // Another client is not affected, and the probes are never limited.
     assert_eq!(statuses(&s, 3, &from("10.0.0.2")).await, [200, 200, 200]);
     for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
@@ -125,16 +128,7 @@ async fn a_role_can_rate_each_of_its_keys() {
     let s = Server::start_with(dir, data, &[]);
     assert_eq!(statuses(&s, 2, &[("x-api-key", &a)]).await, [200, 200]);
     let r = list(&s, &[("x-api-key", &a)]).await;
-    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((1..=60).contains(&retry), "{retry}");
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
-    let message = body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("this API key (access.yaml roles.reader.key_rate: 1/min, burst 2)"),
-        "{message}"
-    );
+    refused_for_rate(r, "this API key (access.yaml roles.reader.key_rate: 1/min, burst 2)").await;
     // Each key of the role has its own bucket; a role without a key_rate has none.
     assert_eq!(statuses(&s, 2, &[("x-api-key", &b)]).await, [200, 200]);
     assert_eq!(statuses(&s, 6, &[("x-api-key", &c)]).await, [200; 6]);

@@ -44,11 +44,16 @@ pub(super) struct StoredVector<'a> {
 
 impl StoredVector<'_> {
     pub fn floats(&self) -> Vec<f32> {
-        self.floats
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
+        floats(self.floats)
     }
+}
+
+/// Little-endian `f32`s; `bytes` is a whole number of them.
+pub(super) fn floats(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 pub(super) fn decode_vector(bytes: &[u8]) -> Option<StoredVector<'_>> {
@@ -62,7 +67,7 @@ pub(super) fn decode_vector(bytes: &[u8]) -> Option<StoredVector<'_>> {
 }
 
 /// A length byte and that many bytes of UTF-8, and what follows.
-fn take_id(bytes: &[u8]) -> Option<(&str, &[u8])> {
+pub(super) fn take_id(bytes: &[u8]) -> Option<(&str, &[u8])> {
     let (&len, rest) = bytes.split_first()?;
     let (id, rest) = rest.split_at_checked(usize::from(len))?;
     Some((std::str::from_utf8(id).ok()?, rest))

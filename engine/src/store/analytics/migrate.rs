@@ -4,7 +4,7 @@
 use heed::types::{Bytes, SerdeJson, Str};
 use heed::{Database, DatabaseOpener, RwTxn, WithoutTls};
 
-use super::codec::{encode_vector, query_key, usage_key};
+use super::codec::{encode_vector, floats, query_key, take_id, usage_key};
 use super::{DAY_MS, Dbs, QueryRecord};
 
 /// The databases of the first layout: `records`, `ids` and `vectors`.
@@ -60,11 +60,6 @@ pub(super) fn convert<'e>(
 
 /// A vector of the first layout: a length byte, the embedder id, the floats.
 fn decode_old_vector(bytes: &[u8]) -> Option<(String, Vec<f32>)> {
-    let (&len, rest) = bytes.split_first()?;
-    let (id, floats) = rest.split_at_checked(usize::from(len))?;
-    let v = floats
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    (floats.len() % 4 == 0).then(|| Some((std::str::from_utf8(id).ok()?.to_owned(), v)))?
+    let (id, rest) = take_id(bytes)?;
+    (rest.len() % 4 == 0).then(|| (id.to_owned(), floats(rest)))
 }

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+mod procfs;
+
+use self::procfs::{descriptors, sample};
 use super::server::{ServerError, ServerProcess, ingest};
 use super::stats::percentile;
 use super::telemetry::copy_dir;
@@ -97,7 +100,7 @@ pub struct SoakBench {
     pub fds_after_warmup: f64,
     pub fds_end: f64,
     /// What the open descriptors were at the first sample after the warm-up, and at
-    /// the end, by kind (see [`descriptors`]).
+    /// the end, by kind (see `procfs::descriptors`).
     pub descriptors_after_warmup: BTreeMap<String, u32>,
     pub descriptors_end: BTreeMap<String, u32>,
     pub errors: u64,
@@ -297,78 +300,6 @@ fn millis(t: &str) -> f64 {
         (t, 1.0)
     };
     number.parse::<f64>().map_or(0.0, |n| n * scale)
-}
-
-/// The server's resident memory and open descriptors now.
-fn sample(pid: u32, at: Duration) -> Sample {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = |field: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64);
-    Sample {
-        at_s: at.as_secs_f64(),
-        rss_kib: kib("VmRSS:"),
-        rss_anon_kib: kib("RssAnon:"),
-        rss_file_kib: kib("RssFile:"),
-        fds,
-    }
-}
-
-/// The server's open descriptors by what they are: a TCP socket by its state
-/// (`tcp listen`, `tcp established`, `tcp close_wait`, ...), another `socket`, a
-/// `pipe`, an anonymous inode, or a file's path (under the soak's directory, `…/`).
-fn descriptors(pid: u32, work: &Path) -> BTreeMap<String, u32> {
-    let mut kinds = BTreeMap::new();
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return kinds;
-    };
-    let tcp = tcp_states(pid);
-    let work = work.to_string_lossy();
-    for entry in dir.flatten() {
-        let Ok(target) = std::fs::read_link(entry.path()) else {
-            continue;
-        };
-        let target = target.to_string_lossy().into_owned();
-        let kind = match target.split_once(":[") {
-            Some(("socket", inode)) => match tcp.get(inode.trim_end_matches(']')) {
-                Some(state) => format!("tcp {state}"),
-                None => "socket".to_owned(),
-            },
-            Some(("pipe", _)) => "pipe".to_owned(),
-            _ => target.replacen(work.as_ref(), "…", 1),
-        };
-        *kinds.entry(kind).or_insert(0) += 1;
-    }
-    kinds
-}
-
-/// Socket inode → TCP state, from `/proc/<pid>/net/tcp` and `tcp6`.
-fn tcp_states(pid: u32) -> BTreeMap<String, &'static str> {
-    let mut states = BTreeMap::new();
-    for table in ["tcp", "tcp6"] {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
-        for line in text.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(state), Some(inode)) = (fields.get(3), fields.get(9)) else {
-                continue;
-            };
-            let state = match *state {
-                "01" => "established",
-                "06" => "time_wait",
-                "08" => "close_wait",
-                "0A" => "listen",
-                _ => "other",
-            };
-            states.insert((*inode).to_owned(), state);
-        }
-    }
-    states
 }
 
 /// The uploads and reloads beside wrk, and the samples.
