@@ -4,13 +4,15 @@
 //!
 //! - `ingest/`: the ingest sub-stages `sources`, `parse`, `chunk`, `tag`, `embed`, and
 //!   the document `store`;
-//! - query stages: `guard/` (the query, then the answer), `retrieve/`, `route/`, `generate/`;
+//! - query stages: `guard/` (the query, then the answer), `retrieve/`, `route/`, `generate/`,
+//!   and `cache/` (answers served again, being built);
 //! - `remote.rs`: what every stage that calls a remote service shares (`aws:`, `retry:`).
 //!
 //! Every stage says its name and the files it was compiled from ([`Stage`]), and runs
 //! through [`Run`] (in place) or [`RunAsync`] (waiting on a remote service) with its
 //! role's input and output. `pipeline/` runs them in order.
 
+pub mod cache;
 pub mod generate;
 pub mod guard;
 pub mod ingest;

@@ -1,0 +1,645 @@
+//! What similarity cannot see. Two questions can embed almost alike and still want
+//! different answers: "can I carry over vacation days" against "can I not ...", "over
+//! USD 500" against "over USD 5,000", "Beacon pricing" against "Relay pricing". A
+//! cached answer is served for a new question only when the two agree on
+//!
+//! - **negation**: both negated or neither (`not`, `no`, `never`, `without`, `n't`, ...);
+//! - **polarity**: no word of an antonym pair on one side meets its opposite on the
+//!   other (allowed/forbidden, maximum/minimum, before/after, approve/reject, ...);
+//! - **numbers**: the same numbers, dates and amounts (digits, number words, ordinals,
+//!   months and weekdays, codes such as `SEV1` or `v2`);
+//! - **entities**: the new question names nothing the cached one did not (capitalised
+//!   words inside a sentence and acronyms, compared case-insensitively with the other
+//!   question's words);
+//! - **sources**: what the new question retrieves overlaps what the cached answer
+//!   was written from ([`source_overlap`]).
+//!
+//! [`Signature::of`] reads a question once; [`first_failed`] compares two.
+
+use std::collections::BTreeSet;
+
+/// A check a semantic candidate can fail, as metrics and reports name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Check {
+    Negation,
+    Polarity,
+    Numbers,
+    Entities,
+    Sources,
+}
+
+impl Check {
+    /// Every check, in the order they run.
+    pub const ALL: [Check; 5] = [
+        Check::Negation,
+        Check::Polarity,
+        Check::Numbers,
+        Check::Entities,
+        Check::Sources,
+    ];
+
+    /// `negation`, `polarity`, `numbers`, `entities`, `sources`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Negation => "negation",
+            Check::Polarity => "polarity",
+            Check::Numbers => "numbers",
+            Check::Entities => "entities",
+            Check::Sources => "sources",
+        }
+    }
+}
+
+/// Which lexical checks run ([`Check::Sources`] is decided by the caller, who has the hits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checks {
+    /// Negation and polarity.
+    pub polarity: bool,
+    pub numbers: bool,
+    pub entities: bool,
+}
+
+impl Checks {
+    /// Every check on.
+    pub const ALL: Checks = Checks {
+        polarity: true,
+        numbers: true,
+        entities: true,
+    };
+    /// Every check off: a plain similarity threshold.
+    pub const NONE: Checks = Checks {
+        polarity: false,
+        numbers: false,
+        entities: false,
+    };
+}
+
+/// What the checks read of one question.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Signature {
+    negated: bool,
+    /// For each antonym pair the question uses one side of: (pair, side).
+    polar: BTreeSet<(usize, bool)>,
+    /// Numbers, dates and codes, normalised (`5,000` → `5000`, `five` → `5`).
+    numbers: BTreeSet<String>,
+    /// Named entities, lowercased.
+    entities: BTreeSet<String>,
+    /// Every word, lowercased.
+    words: BTreeSet<String>,
+}
+
+/// Words that negate what follows.
+const NEGATIONS: &[&str] = &[
+    "not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "without", "cannot", "non",
+];
+
+/// Antonym pairs: a question with a word of one side against one with a word of the
+/// other asks the opposite. Only words that rarely appear in a paraphrase of their own
+/// opposite (so not `on`/`off` or `in`/`out`, which "time off" and "policy on" use).
+const ANTONYMS: &[(&[&str], &[&str])] = &[
+    (
+        &[
+            "allowed",
+            "permitted",
+            "allow",
+            "allows",
+            "permit",
+            "permits",
+            "acceptable",
+            "legal",
+        ],
+        &[
+            "forbidden",
+            "prohibited",
+            "banned",
+            "disallowed",
+            "forbid",
+            "prohibit",
+            "ban",
+            "unacceptable",
+            "illegal",
+        ],
+    ),
+    (
+        &[
+            "maximum", "max", "most", "highest", "longest", "largest", "greatest", "latest", "upper", "biggest",
+        ],
+        &[
+            "minimum", "min", "least", "lowest", "shortest", "smallest", "fewest", "earliest", "lower", "smallest",
+        ],
+    ),
+    (&["before", "prior", "preceding"], &["after", "following", "later"]),
+    (
+        &[
+            "increase",
+            "increases",
+            "increased",
+            "raise",
+            "raised",
+            "more",
+            "above",
+            "over",
+            "exceed",
+            "exceeds",
+            "exceeding",
+            "higher",
+            "longer",
+            "larger",
+        ],
+        &[
+            "decrease",
+            "decreases",
+            "decreased",
+            "reduce",
+            "reduced",
+            "cut",
+            "less",
+            "below",
+            "under",
+            "fewer",
+            "shorter",
+            "smaller",
+        ],
+    ),
+    (
+        &[
+            "enable",
+            "enabled",
+            "enabling",
+            "activate",
+            "activated",
+            "start",
+            "starts",
+            "begin",
+            "begins",
+            "beginning",
+        ],
+        &[
+            "disable",
+            "disabled",
+            "disabling",
+            "deactivate",
+            "deactivated",
+            "end",
+            "ends",
+            "finish",
+            "stop",
+            "stops",
+        ],
+    ),
+    (
+        &[
+            "approve", "approved", "approves", "approval", "accept", "accepted", "grant", "granted",
+        ],
+        &[
+            "reject",
+            "rejected",
+            "rejects",
+            "rejection",
+            "decline",
+            "declined",
+            "deny",
+            "denied",
+            "refuse",
+            "refused",
+        ],
+    ),
+    (
+        &["include", "includes", "included", "including", "inclusive"],
+        &["exclude", "excludes", "excluded", "excluding", "exclusive"],
+    ),
+    (
+        &["open", "opened", "opening", "opens"],
+        &["close", "closed", "closing", "closes"],
+    ),
+    (
+        &["buy", "buying", "purchase", "purchasing"],
+        &["sell", "selling", "sale"],
+    ),
+    (
+        &["pass", "passed", "passes", "success", "successful"],
+        &["fail", "failed", "fails", "failure", "unsuccessful"],
+    ),
+    (&["paid"], &["unpaid"]),
+    (
+        &["required", "mandatory", "must", "obligatory", "compulsory"],
+        &["optional", "voluntary"],
+    ),
+    (
+        &["internal", "inbound", "inside", "domestic"],
+        &["external", "outbound", "outside", "international", "abroad"],
+    ),
+    (
+        &["upgrade", "upgrades", "upgrading"],
+        &["downgrade", "downgrades", "downgrading"],
+    ),
+    (
+        &["lock", "locked", "encrypt", "encrypted"],
+        &["unlock", "unlocked", "decrypt", "decrypted"],
+    ),
+    (&["up"], &["down"]),
+    (&["senior"], &["junior"]),
+    (&["public"], &["private", "confidential"]),
+    (&["permanent"], &["temporary"]),
+    (&["early", "earlier"], &["late", "later"]),
+    (&["new", "newest"], &["old", "oldest", "former", "previous"]),
+    (&["full"], &["part", "partial"]),
+    (&["win", "won", "gain", "gained"], &["lose", "lost", "loss"]),
+    (
+        &["hire", "hired", "hiring", "join", "joining", "onboarding"],
+        &[
+            "fire",
+            "fired",
+            "quit",
+            "resign",
+            "resigning",
+            "resignation",
+            "offboarding",
+        ],
+    ),
+    (&["true", "valid"], &["false", "invalid"]),
+    (&["first"], &["last", "final"]),
+];
+
+/// Number words and ordinals, as digits.
+const NUMBER_WORDS: &[(&str, &str)] = &[
+    ("zero", "0"),
+    ("one", "1"),
+    ("two", "2"),
+    ("three", "3"),
+    ("four", "4"),
+    ("five", "5"),
+    ("six", "6"),
+    ("seven", "7"),
+    ("eight", "8"),
+    ("nine", "9"),
+    ("ten", "10"),
+    ("eleven", "11"),
+    ("twelve", "12"),
+    ("fifteen", "15"),
+    ("twenty", "20"),
+    ("thirty", "30"),
+    ("forty", "40"),
+    ("fifty", "50"),
+    ("sixty", "60"),
+    ("ninety", "90"),
+    ("hundred", "100"),
+    ("thousand", "1000"),
+    ("million", "1000000"),
+    ("billion", "1000000000"),
+    ("once", "1"),
+    ("twice", "2"),
+    ("single", "1"),
+    ("double", "2"),
+    ("half", "0.5"),
+    ("dozen", "12"),
+    ("first", "1st"),
+    ("second", "2nd"),
+    ("third", "3rd"),
+    ("fourth", "4th"),
+    ("fifth", "5th"),
+    ("tenth", "10th"),
+];
+
+/// Months, compared like numbers by their first three letters (`may` is left out: it
+/// is usually the verb).
+const MONTHS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+];
+
+/// Other dates and periods, compared like numbers.
+const DATE_WORDS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "yesterday",
+    "today",
+    "tomorrow",
+    "weekday",
+    "weekend",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+    "h1",
+    "h2",
+];
+
+/// Capitalised words that are not names.
+const NOT_ENTITIES: &[&str] = &["i", "a", "an", "the", "ok", "okay", "please", "hi", "hello", "thanks"];
+
+impl Signature {
+    /// Read `question` once.
+    pub fn of(question: &str) -> Signature {
+        let mut sig = Signature::default();
+        let mut sentence_start = true;
+        for (token, ends_sentence) in tokens(question) {
+            let lower = token.to_lowercase();
+            if NEGATIONS.contains(&lower.as_str()) || lower.ends_with("n't") || lower.ends_with("n\u{2019}t") {
+                sig.negated = true;
+            }
+            for (i, (a, b)) in ANTONYMS.iter().enumerate() {
+                if a.contains(&lower.as_str()) {
+                    sig.polar.insert((i, true));
+                }
+                if b.contains(&lower.as_str()) {
+                    sig.polar.insert((i, false));
+                }
+            }
+            if let Some(n) = number(&lower) {
+                sig.numbers.insert(n);
+            } else if is_entity(token, sentence_start) && !NOT_ENTITIES.contains(&lower.as_str()) {
+                sig.entities.insert(lower.clone());
+            }
+            sig.words.insert(lower);
+            sentence_start = ends_sentence;
+        }
+        sig
+    }
+
+    /// The antonym pairs this question uses only one side of, with that side.
+    fn sides(&self) -> impl Iterator<Item = (usize, bool)> + '_ {
+        self.polar
+            .iter()
+            .copied()
+            .filter(|&(pair, side)| !self.polar.contains(&(pair, !side)))
+    }
+}
+
+/// The first check `asked` fails against `cached`, among those `checks` turns on.
+pub fn first_failed(checks: Checks, cached: &Signature, asked: &Signature) -> Option<Check> {
+    if checks.polarity {
+        if cached.negated != asked.negated {
+            return Some(Check::Negation);
+        }
+        let opposite = cached
+            .sides()
+            .any(|(pair, side)| asked.sides().any(|s| s == (pair, !side)));
+        if opposite {
+            return Some(Check::Polarity);
+        }
+    }
+    if checks.numbers && cached.numbers != asked.numbers {
+        return Some(Check::Numbers);
+    }
+    if checks.entities && asked.entities.iter().any(|e| !cached.words.contains(e)) {
+        return Some(Check::Entities);
+    }
+    None
+}
+
+/// The share of the cached answer's first `n` sources that are among the new
+/// question's first `n` hits (chunk ids, best first): 1 when the two would be
+/// written from the same chunks, 0 when from none in common.
+pub fn source_overlap(cached: &[u32], fresh: &[u32], n: usize) -> f32 {
+    let cached = &cached[..cached.len().min(n)];
+    if cached.is_empty() {
+        return 0.0;
+    }
+    let fresh = &fresh[..fresh.len().min(n)];
+    let common = cached.iter().filter(|c| fresh.contains(c)).count();
+    common as f32 / cached.len() as f32
+}
+
+/// A question as the exact level keys it: lowercase, every run of other characters
+/// than letters and digits one space, trimmed. "What's the LIMIT?" and "what s the
+/// limit" are the same question.
+pub fn normalize(question: &str) -> String {
+    let mut out = String::with_capacity(question.len());
+    for c in question.chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.is_empty() && !out.ends_with(' ') {
+            out.push(' ');
+        }
+    }
+    if out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
+/// The words of `text`: runs of letters and digits, with `.`, `,` and `'` kept inside
+/// them (`5,000`, `3.0`, `can't`); each with whether a sentence ends after it.
+fn tokens(text: &str) -> Vec<(&str, bool)> {
+    let mut out: Vec<(&str, bool)> = Vec::new();
+    let bytes: Vec<(usize, char)> = text.char_indices().collect();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].1.is_alphanumeric() {
+            if matches!(bytes[i].1, '.' | '?' | '!' | ':' | ';')
+                && let Some(last) = out.last_mut()
+            {
+                last.1 = true;
+            }
+            i += 1;
+            continue;
+        }
+        let start = bytes[i].0;
+        let mut j = i + 1;
+        while j < bytes.len() {
+            let c = bytes[j].1;
+            let inner = matches!(c, '.' | ',' | '\'' | '\u{2019}')
+                && bytes.get(j + 1).is_some_and(|(_, n)| n.is_alphanumeric());
+            if c.is_alphanumeric() || inner {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        let end = bytes.get(j).map_or(text.len(), |&(at, _)| at);
+        out.push((&text[start..end], false));
+        i = j;
+    }
+    out
+}
+
+/// `token` (lowercased) as a number, date or code, normalised; `None` for a word.
+fn number(token: &str) -> Option<String> {
+    if let Some(&(_, digits)) = NUMBER_WORDS.iter().find(|(w, _)| *w == token) {
+        return Some(digits.to_owned());
+    }
+    if MONTHS.contains(&token) {
+        return Some(token.get(..3).unwrap_or(token).to_owned());
+    }
+    if DATE_WORDS.contains(&token) {
+        return Some(token.to_owned());
+    }
+    if !token.chars().any(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut n: String = token.chars().filter(|&c| c != ',').collect();
+    while n.contains('.') && (n.ends_with('0') || n.ends_with('.')) {
+        n.pop();
+    }
+    Some(n)
+}
+
+/// A name: an acronym (two or more capitals), a word with a capital inside it
+/// (`GitHub`), or a capitalised word that does not start a sentence.
+fn is_entity(token: &str, sentence_start: bool) -> bool {
+    let letters: Vec<char> = token.chars().filter(|c| c.is_alphabetic()).collect();
+    if letters.is_empty() {
+        return false;
+    }
+    let capitals = letters.iter().filter(|c| c.is_uppercase()).count();
+    let acronym = capitals >= 2 && capitals == letters.len();
+    let inner_capital = letters.iter().skip(1).any(|c| c.is_uppercase());
+    acronym || inner_capital || (!sentence_start && letters[0].is_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fails(cached: &str, asked: &str) -> Option<Check> {
+        first_failed(Checks::ALL, &Signature::of(cached), &Signature::of(asked))
+    }
+
+    #[test]
+    fn paraphrases_pass_every_check() {
+        for (a, b) in [
+            (
+                "How many vacation days do employees get per year?",
+                "What is the yearly number of vacation days?",
+            ),
+            ("Who may sign an NDA?", "Which people are allowed to sign an NDA?"),
+            (
+                "What is the home-office stipend?",
+                "how much is the home office stipend",
+            ),
+            (
+                "When is the October review deadline?",
+                "Deadline for the october review?",
+            ),
+            (
+                "What happens at a SEV1 incident?",
+                "Tell me what we do in a SEV1 incident.",
+            ),
+            (
+                "How long is parental leave?",
+                "How many weeks of parental leave do I get?",
+            ),
+        ] {
+            assert_eq!(fails(a, b), None, "{a} / {b}");
+        }
+    }
+
+    #[test]
+    fn negation_and_antonyms_fail() {
+        assert_eq!(
+            fails("Can I carry over vacation days?", "Can I not carry over vacation days?"),
+            Some(Check::Negation)
+        );
+        assert_eq!(
+            fails("Which licences are allowed?", "Which licences are forbidden?"),
+            Some(Check::Polarity)
+        );
+        assert_eq!(
+            fails("What is the maximum carry-over?", "What is the minimum carry-over?"),
+            Some(Check::Polarity)
+        );
+        assert_eq!(
+            fails(
+                "What must I do before a deployment?",
+                "What must I do after a deployment?"
+            ),
+            Some(Check::Polarity)
+        );
+        assert_eq!(
+            fails("Why isn't the build green?", "Why is the build green?"),
+            Some(Check::Negation)
+        );
+    }
+
+    #[test]
+    fn different_numbers_and_dates_fail() {
+        assert_eq!(
+            fails(
+                "Who approves expenses over USD 500?",
+                "Who approves expenses over USD 5,000?"
+            ),
+            Some(Check::Numbers)
+        );
+        assert_eq!(
+            fails("How many days after 5 years?", "How many days after ten years?"),
+            Some(Check::Numbers)
+        );
+        assert_eq!(
+            fails("What changed in Relay 3.0?", "What changed in Relay 2.0?"),
+            Some(Check::Numbers)
+        );
+        assert_eq!(
+            fails("When is the April review?", "When is the October review?"),
+            Some(Check::Numbers)
+        );
+        // Equal numbers written differently agree.
+        assert_eq!(fails("Leave after five years?", "Leave after 5 years?"), None);
+        assert_eq!(fails("Relay 3 features", "Relay 3.0 features"), None);
+        assert_eq!(fails("Limit of 5,000 requests", "Limit of 5000 requests"), None);
+    }
+
+    #[test]
+    fn swapped_entities_fail() {
+        assert_eq!(
+            fails("How much does Beacon cost?", "How much does Relay cost?"),
+            Some(Check::Entities)
+        );
+        assert_eq!(
+            fails("Where is the Lisbon office?", "Where is the Denver office?"),
+            Some(Check::Entities)
+        );
+        assert_eq!(
+            fails(
+                "What does the MSA say about liability?",
+                "What does the DPA say about liability?"
+            ),
+            Some(Check::Entities)
+        );
+        // The same entity in another case is the same entity.
+        assert_eq!(fails("what does beacon cost", "What does Beacon cost?"), None);
+        // The first word of a sentence is not a name unless it is an acronym.
+        assert_eq!(fails("Tell me the policy", "Explain the policy"), None);
+    }
+
+    #[test]
+    fn source_overlap_compares_the_first_sources() {
+        assert_eq!(source_overlap(&[1, 2, 3], &[3, 2, 1, 9], 3), 1.0);
+        assert!((source_overlap(&[1, 2, 3], &[1, 7, 8], 3) - 1.0 / 3.0).abs() < 1e-6);
+        assert_eq!(source_overlap(&[1, 2, 3], &[4, 5, 6, 1], 3), 0.0);
+        assert_eq!(source_overlap(&[], &[1], 3), 0.0);
+    }
+
+    #[test]
+    fn normalize_folds_case_and_punctuation() {
+        assert_eq!(normalize("  What's the LIMIT?? "), "what s the limit");
+        assert_eq!(normalize("what s the limit"), "what s the limit");
+        assert_eq!(normalize("über-cool"), "über cool");
+        assert_eq!(normalize("?!"), "");
+    }
+}
