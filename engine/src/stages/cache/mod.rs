@@ -2,4 +2,5 @@
 //! in the same scope asks the same thing. It is being built in steps (issue 14); so
 //! far it holds the checks a semantic candidate must pass ([`verify`]).
 
+mod lexicon;
 pub mod verify;
