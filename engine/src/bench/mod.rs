@@ -9,6 +9,7 @@
 //! 3. retrieve latency excluding embedding: keyword, vector and hybrid, unfiltered
 //!    and filtered ([`retrieve`]), on the index built by the warm run.
 
+pub mod cache;
 pub mod embed;
 pub mod reload;
 pub mod retrieve;

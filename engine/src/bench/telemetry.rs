@@ -189,7 +189,7 @@ pub async fn run(opts: &TelemetryOptions) -> Result<TelemetryBench, TelemetryBen
         } else {
             question.to_owned()
         };
-        let body = json!({ "query": question, "session_id": "bench" });
+        let body = json!({ "query": question, "session_id": "bench", "cache": false });
         async move {
             let started = Instant::now();
             let r = client.post(url).json(&body).send().await?;

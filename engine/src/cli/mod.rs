@@ -2,6 +2,7 @@
 
 mod analytics;
 mod bench;
+mod bench_cache;
 mod bench_reload;
 mod bench_soak;
 mod bench_telemetry;
@@ -78,6 +79,9 @@ pub enum Command {
     /// Measure what metrics, traces and the query log add to query latency, against a
     /// server with them off, side by side.
     BenchTelemetry(bench_telemetry::BenchTelemetryArgs),
+    /// False hits and paraphrase hits of the answer cache on labelled question pairs,
+    /// beside plain cosine-threshold caches, and what a miss costs.
+    BenchCache(bench_cache::BenchCacheArgs),
     /// Minutes of mixed load (wrk queries, uploads, reloads) on one server: errors, RSS
     /// and open descriptors.
     BenchSoak(bench_soak::BenchSoakArgs),
@@ -135,6 +139,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Prompts(args) => prompts::run(&cli, args),
         Command::BenchReload(args) => bench_reload::run(&cli, args),
         Command::BenchTelemetry(args) => bench_telemetry::run(&cli, args),
+        Command::BenchCache(args) => bench_cache::run(&cli, args),
         Command::BenchSoak(args) => bench_soak::run(&cli, args),
         Command::Analytics(args) => analytics::analytics(&cli, args),
         Command::Keys(args) => keys::run(&cli, args),

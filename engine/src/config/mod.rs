@@ -17,6 +17,7 @@ use serde_saphyr::Spanned;
 use self::drift::{DriftConfig, DriftSpec};
 use crate::stages::CompileCx;
 use crate::stages::Stage;
+use crate::stages::cache::{CacheConfig, CacheStage};
 use crate::stages::generate::{GenerateConfig, GenerateStage};
 use crate::stages::guard::{GuardStage, GuardrailsConfig};
 use crate::stages::ingest::{IngestConfig, IngestStage};
@@ -57,6 +58,10 @@ pub struct PipelineConfig {
     /// Drift detection: recent questions against a baseline (see `docs/telemetry.md`).
     #[serde(default)]
     pub drift: DriftConfig,
+    /// Answers served again to the same question, or one that asks the same thing, in
+    /// the same scope (see `docs/cache.md`). Without this section nothing is cached.
+    #[serde(default)]
+    pub cache: Option<CacheConfig>,
 }
 
 /// A checked pipeline: every reference resolved, every value in range. Holds no
@@ -73,6 +78,10 @@ pub struct PipelineSpec {
     pub generate: GenerateStage,
     pub guardrails: GuardStage,
     pub drift: DriftSpec,
+    pub cache: Option<CacheStage>,
+    /// The sha256 of every file the pipeline was compiled from (the pipeline file,
+    /// its scripts, the price table): part of the cache's epoch.
+    pub config_hash: [u8; 32],
     /// The price table the pipeline's costs are computed with (`pricing.yaml`).
     pub pricing: Arc<PriceTable>,
 }
@@ -86,6 +95,22 @@ impl PipelineSpec {
         files.extend(self.route.files_to_watch());
         files.extend(self.pricing.file.clone());
         files
+    }
+}
+
+impl PipelineSpec {
+    /// With `config_hash` set from the files it was compiled from as they are now
+    /// (directories, such as a prompt's, are left out: the cache keys each answer by
+    /// its prompt version's own hash).
+    fn hashed(mut self) -> PipelineSpec {
+        let contents: Vec<Vec<u8>> = self
+            .files_to_watch()
+            .iter()
+            .map(|f| std::fs::read(f).unwrap_or_default())
+            .collect();
+        let parts: Vec<&[u8]> = contents.iter().map(Vec::as_slice).collect();
+        self.config_hash = crate::vocab::ids::digest(&parts);
+        self
     }
 }
 
@@ -203,8 +228,11 @@ impl PipelineConfig {
         let route = self.route.compile(&mut cx, &model_names);
         let guardrails = self.guardrails.compile(&mut cx);
         let drift = self.drift.compile(&mut cx);
+        let cache = self.cache.as_ref().map(|c| c.compile(&mut cx));
         match route {
             Some(route) if cx.diagnostics.is_empty() => Ok(PipelineSpec {
+                cache,
+                config_hash: [0; 32],
                 name: self.name.value.clone(),
                 description: self.description.clone(),
                 file: file.to_path_buf(),
@@ -216,7 +244,8 @@ impl PipelineConfig {
                 guardrails,
                 drift,
                 pricing: pricing.clone(),
-            }),
+            }
+            .hashed()),
             _ => Err(cx.diagnostics.into()),
         }
     }

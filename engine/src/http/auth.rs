@@ -110,6 +110,7 @@ fn needs(method: &Method, route: Option<&str>) -> Needs {
         }
         ("POST", "/v1/pipelines/{name}/documents") => Scope::Upload,
         ("DELETE", "/v1/pipelines/{name}/documents/{id}") => Scope::Delete,
+        ("DELETE", "/v1/pipelines/{name}/cache") => Scope::Admin,
         ("POST", "/v1/pipelines/{name}/sync") => Scope::Sync,
         ("GET", "/v1/analytics" | "/v1/analytics/drift") => Scope::Analytics,
         _ => Scope::Admin,
@@ -241,6 +242,10 @@ mod tests {
         assert_eq!(
             needs(&Method::DELETE, Some("/v1/pipelines/{name}/documents/{id}")),
             Needs::Scope(Scope::Delete)
+        );
+        assert_eq!(
+            needs(&Method::DELETE, Some("/v1/pipelines/{name}/cache")),
+            Needs::Scope(Scope::Admin)
         );
         assert_eq!(
             needs(&post, Some("/v1/pipelines/{name}/sync")),

@@ -15,6 +15,7 @@ use crate::pipeline::QueryError;
 use crate::pipeline::ingest::IngestError;
 use crate::providers::ProviderError;
 use crate::providers::docstore::DocStoreError;
+use crate::stages::cache::CacheError;
 use crate::stages::ingest::FileError;
 use crate::store::StoreError;
 use crate::sync::{RemoveError, SyncError, UploadError};
@@ -129,6 +130,18 @@ impl From<ProviderError> for ApiError {
             ProviderError::ContextTooLong { .. } => (StatusCode::BAD_GATEWAY, "context_too_long"),
         };
         Self::new(status, code, e.to_string())
+    }
+}
+
+impl From<CacheError> for ApiError {
+    fn from(e: CacheError) -> Self {
+        match e {
+            CacheError::Store(e) => e.into(),
+            CacheError::Unavailable(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "cache_unavailable", e.to_string())
+            }
+            CacheError::Encode(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "cache", e.to_string()),
+        }
     }
 }
 

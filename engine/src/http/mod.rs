@@ -4,6 +4,7 @@
 mod analytics;
 pub mod auth;
 mod browser;
+mod cache;
 mod documents;
 mod error;
 mod observe;
@@ -125,6 +126,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/pipelines/{name}/documents/{id}", delete(documents::remove))
         .route("/v1/pipelines/{name}/sync", post(sync::run))
         .route("/v1/pipelines/{name}/feedback", post(analytics::feedback))
+        .route("/v1/pipelines/{name}/cache", delete(cache::clear))
         .route("/v1/analytics", get(analytics::report))
         .route("/v1/analytics/drift", get(analytics::drift))
         .route("/v1/chat/completions", post(openai::chat_completions))

@@ -202,6 +202,7 @@ fn query_request(body: ChatCompletionRequest) -> Result<Query, OpenAiError> {
         user: body.user,
         granted_domains: None,
         account: None,
+        skip_cache: options.cache == Some(false),
     })
 }
 

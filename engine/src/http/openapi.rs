@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         super::documents::upload,
         super::documents::list,
         super::documents::remove,
+        super::cache::clear,
         super::sync::run,
         super::openai::chat_completions,
         super::openai::list_models,

@@ -81,6 +81,7 @@ fn sse(name: String, events: QueryStream) -> Sse<impl Stream<Item = Result<Event
                             "route": response.route,
                             "guardrail": response.guardrail,
                             "latency_ms": response.latency_ms,
+                            "cache": response.cache,
                         }),
                     ),
                 ]

@@ -113,6 +113,23 @@ impl Index {
         self.dbs.embedder(&rtxn)
     }
 
+    /// The generation of the last committed write (0 for a new index): it moves with
+    /// every change to what a search can find.
+    ///
+    /// Errors: `Lmdb` on read failure.
+    pub fn generation(&self) -> Result<u64, StoreError> {
+        let rtxn = self.env.read_txn()?;
+        self.dbs.generation(&rtxn)
+    }
+
+    /// The answer cache kept beside the index.
+    pub fn answers(&self) -> super::AnswerStore<'_> {
+        super::AnswerStore {
+            env: &self.env,
+            db: self.dbs.answers,
+        }
+    }
+
     /// The document `id`, without its chunks.
     ///
     /// Errors: `Lmdb` on read or decode failure.

@@ -24,8 +24,10 @@ const FACETS: &str = "facets";
 const META: &str = "meta";
 /// The arroy vector index (index 0).
 const VECTORS: &str = "vectors";
+/// The answer cache (see `answers.rs`); never part of a generation.
+const ANSWERS: &str = "answers";
 /// How many named databases the environment holds.
-pub(super) const DATABASE_COUNT: u32 = 6;
+pub(super) const DATABASE_COUNT: u32 = 7;
 
 /// `meta` key of the [`EmbedderInfo`] that built the index (JSON).
 const META_EMBEDDER: &str = "embedder";
@@ -50,6 +52,7 @@ pub(super) struct Databases {
     pub facets: heed::Database<'static, Bytes, Bytes>,
     pub meta: heed::Database<'static, Str, Bytes>,
     pub vectors: arroy::Database<'static, Cosine>,
+    pub answers: heed::Database<'static, Bytes, Bytes>,
     /// The longest key LMDB accepts, in bytes.
     pub max_key: usize,
 }
@@ -87,18 +90,20 @@ pub(super) fn create_databases(env: &Env) -> Result<Databases, StoreError> {
         let facets = opener.create_database::<Bytes, Bytes>(wtxn, Some(FACETS))?;
         let meta = opener.create_database::<Str, Bytes>(wtxn, Some(META))?;
         let vectors = opener.create_database::<KeyCodec, NodeCodec<Cosine>>(wtxn, Some(VECTORS))?;
+        let answers = opener.create_database::<Bytes, Bytes>(wtxn, Some(ANSWERS))?;
         Ok(CommitOrAbort::<_, ()>::Commit((
-            documents, chunks, doc_chunks, facets, meta, vectors,
+            documents, chunks, doc_chunks, facets, meta, vectors, answers,
         )))
     })?;
     match committed {
-        CommitOrAbort::Commit((documents, chunks, doc_chunks, facets, meta, vectors)) => Ok(Databases {
+        CommitOrAbort::Commit((documents, chunks, doc_chunks, facets, meta, vectors, answers)) => Ok(Databases {
             documents,
             chunks,
             doc_chunks,
             facets,
             meta,
             vectors,
+            answers,
             max_key: env.max_key_size(),
         }),
         CommitOrAbort::Abort(()) => Err(StoreError::Corrupt("creating the databases was aborted".to_owned())),

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod analytics;
+mod answers;
 mod bm25;
 mod embed_cache;
 mod facets;
@@ -21,6 +22,7 @@ mod tests;
 mod vectors;
 mod write;
 
+pub use answers::{AnswerStore, Collected, QuestionKey, Slot, created_ms};
 pub use embed_cache::{CacheKey, EmbeddingCache, cache_key};
 pub use index::{Index, IndexOptions};
 pub use quantized::QuantizedVectors;

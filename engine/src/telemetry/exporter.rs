@@ -5,9 +5,10 @@ use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::record::{
-    BUDGET, BUDGET_EXCEEDED, DRIFT_SCORE, DRIFT_THRESHOLD, DRIFT_WINDOW, FALLBACKS, FEEDBACK, GEN_AI_DURATION,
-    GEN_AI_TOKENS, GUARDRAIL_INTERVENTIONS, HTTP_ERRORS, HTTP_REQUEST_DURATION, INDEX_CHUNKS, INDEX_DOCUMENTS,
-    INGEST_FILES, PROVIDER_RETRIES, QUERY_COST, RATE_LIMITED, RELOADS, ROUTE_DECISIONS, SPANS_DROPPED, STAGE_DURATION,
+    BUDGET, BUDGET_EXCEEDED, CACHE_BYPASSES, CACHE_LOOKUPS, CACHE_REJECTED, CACHE_SAVED, CACHE_SIMILARITY, DRIFT_SCORE,
+    DRIFT_THRESHOLD, DRIFT_WINDOW, FALLBACKS, FEEDBACK, GEN_AI_DURATION, GEN_AI_TOKENS, GUARDRAIL_INTERVENTIONS,
+    HTTP_ERRORS, HTTP_REQUEST_DURATION, INDEX_CHUNKS, INDEX_DOCUMENTS, INGEST_FILES, PROVIDER_RETRIES, QUERY_COST,
+    RATE_LIMITED, RELOADS, ROUTE_DECISIONS, SPANS_DROPPED, STAGE_DURATION,
 };
 
 /// Request and stage durations, in seconds: half a millisecond (a cached or keyword-only
@@ -42,6 +43,9 @@ pub const USD: &[f64] = &[
     0.000_001, 0.000_01, 0.000_1, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
+/// Cosine similarity of the nearest cached question: fine steps where hits and misses part.
+pub const SIMILARITY: &[f64] = &[0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.975, 0.99, 1.0];
+
 /// Every histogram and its buckets.
 const HISTOGRAMS: &[(&str, &[f64])] = &[
     (HTTP_REQUEST_DURATION, SECONDS),
@@ -49,6 +53,8 @@ const HISTOGRAMS: &[(&str, &[f64])] = &[
     (GEN_AI_DURATION, GEN_AI_SECONDS),
     (GEN_AI_TOKENS, TOKENS),
     (QUERY_COST, USD),
+    (CACHE_SIMILARITY, SIMILARITY),
+    (CACHE_SAVED, USD),
 ];
 
 /// Why the metrics could not be set up.
@@ -140,6 +146,14 @@ fn describe() {
     describe_gauge!(INDEX_DOCUMENTS, "Documents in an index.");
     describe_gauge!(INDEX_CHUNKS, "Chunks in an index.");
     describe_counter!(INGEST_FILES, "Files ingested, by pipeline and outcome.");
+    describe_counter!(CACHE_LOOKUPS, "Answer cache lookups by pipeline and status.");
+    describe_counter!(CACHE_BYPASSES, "Answer cache bypasses by pipeline and reason.");
+    describe_histogram!(CACHE_SAVED, "USD each answer cache hit saved.");
+    describe_histogram!(
+        CACHE_SIMILARITY,
+        "Similarity of the nearest cached question, by outcome."
+    );
+    describe_counter!(CACHE_REJECTED, "Semantic cache candidates rejected, by check.");
     describe_counter!(SPANS_DROPPED, "Trace spans dropped instead of exported, by reason.");
     describe_counter!(FEEDBACK, "Answer feedback by pipeline and rating.");
     describe_gauge!(

@@ -61,6 +61,19 @@ pub const BUDGET_EXCEEDED: &str = "ragline_budget_exceeded_total";
 /// the failure's code).
 pub const INGEST_FILES: &str = "ragline_ingest_files_total";
 
+/// Cache lookups by pipeline and status (`exact`, `semantic`, `miss`, `bypass`).
+pub const CACHE_LOOKUPS: &str = "ragline_cache_lookups_total";
+/// Lookups that bypassed the cache, by pipeline and reason (`off`, `requested`,
+/// `stream`, `unavailable`; `unavailable` also counts answers that could not be stored).
+pub const CACHE_BYPASSES: &str = "ragline_cache_bypasses_total";
+/// USD each cache hit saved (its cached generation and answer guards); `_sum` is the saving.
+pub const CACHE_SAVED: &str = "ragline_cache_saved_usd";
+/// Cosine similarity of the nearest cached question, by pipeline and outcome (`hit`, `miss`).
+pub const CACHE_SIMILARITY: &str = "ragline_cache_nearest_similarity";
+/// Semantic candidates a check rejected, by pipeline and check (`negation`,
+/// `polarity`, `numbers`, `entities`, `sources`).
+pub const CACHE_REJECTED: &str = "ragline_cache_rejected_total";
+
 /// The OpenTelemetry `gen_ai.provider.name` of a provider as the YAML names it.
 pub fn gen_ai_provider(provider: &str) -> &'static str {
     match provider {
@@ -239,6 +252,32 @@ pub fn budget(period: &'static str, usd: f64) {
 
 pub fn spans_dropped(reason: &'static str, spans: u64) {
     counter!(SPANS_DROPPED, "reason" => reason).increment(spans);
+}
+
+pub fn cache_lookup(pipeline: &str, status: &'static str) {
+    static C: Lazy<Counter, 2> = lazy();
+    C.get(
+        [pipeline, status],
+        || counter!(CACHE_LOOKUPS, "pipeline" => pipeline.to_owned(), "status" => status),
+    )
+    .increment(1);
+}
+
+pub fn cache_bypass(pipeline: &str, reason: &'static str) {
+    counter!(CACHE_BYPASSES, "pipeline" => pipeline.to_owned(), "reason" => reason).increment(1);
+}
+
+pub fn cache_saved(pipeline: &str, usd: f64) {
+    histogram!(CACHE_SAVED, "pipeline" => pipeline.to_owned()).record(usd);
+}
+
+pub fn cache_similarity(pipeline: &str, hit: bool, similarity: f64) {
+    let outcome = if hit { "hit" } else { "miss" };
+    histogram!(CACHE_SIMILARITY, "pipeline" => pipeline.to_owned(), "outcome" => outcome).record(similarity);
+}
+
+pub fn cache_rejected(pipeline: &str, check: &'static str) {
+    counter!(CACHE_REJECTED, "pipeline" => pipeline.to_owned(), "check" => check).increment(1);
 }
 
 pub fn ingest_file(pipeline: &str, outcome: &'static str) {

@@ -9,12 +9,18 @@ pub fn document_id(source: &str) -> String {
 
 /// Short hex sha256 of the parts, each length-prefixed so no two lists collide.
 pub fn fingerprint(parts: &[&str]) -> String {
+    let bytes: Vec<&[u8]> = parts.iter().map(|p| p.as_bytes()).collect();
+    hex::encode(digest(&bytes))[..16].to_owned()
+}
+
+/// The sha256 of the parts, each length-prefixed so no two lists collide.
+pub fn digest(parts: &[&[u8]]) -> [u8; 32] {
     let mut h = Sha256::new();
     for p in parts {
         h.update((p.len() as u64).to_le_bytes());
-        h.update(p.as_bytes());
+        h.update(p);
     }
-    hex::encode(h.finalize())[..16].to_owned()
+    h.finalize().into()
 }
 
 #[cfg(test)]

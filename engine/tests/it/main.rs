@@ -11,6 +11,7 @@ mod analytics;
 mod auth;
 mod bedrock;
 mod budgets;
+mod cache;
 mod cli;
 mod config_errors;
 mod contract;

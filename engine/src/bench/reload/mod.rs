@@ -162,7 +162,7 @@ impl Cx {
         let r = self
             .client
             .post(format!("{}/v1/pipelines/{}/query", self.base, fixture::PIPELINE))
-            .json(&json!({ "query": question, "session_id": session }))
+            .json(&json!({ "query": question, "session_id": session, "cache": false }))
             .send()
             .await?;
         let status = r.status().as_u16();

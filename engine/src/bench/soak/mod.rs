@@ -234,7 +234,7 @@ fn prepare_config(source: &Path, dir: &Path, pipeline: &str, query_log: Option<u
 fn wrk_script(pipeline: &str) -> String {
     let bodies: Vec<String> = QUESTIONS
         .iter()
-        .map(|q| format!("'{}'", serde_json::json!({ "query": q })))
+        .map(|q| format!("'{}'", serde_json::json!({ "query": q, "cache": false })))
         .collect();
     format!(
         "local bodies = {{{}}}\nlocal i = 0\nwrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\

@@ -103,6 +103,10 @@ pub struct RaglineOptions {
     /// Caller's session, for logs and sticky A/B splits.
     #[serde(default)]
     pub session_id: Option<String>,
+    /// `false`: neither serve this request from the answer cache nor store its answer
+    /// (default true).
+    #[serde(default)]
+    pub cache: Option<bool>,
 }
 
 /// A chat completion (`object: chat.completion`).

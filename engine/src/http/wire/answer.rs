@@ -194,3 +194,48 @@ impl From<&vocab::StageUsage> for StageUsage {
         }
     }
 }
+
+/// How an answer met the cache.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheStatus {
+    /// The same question (normalized) was answered before in this scope.
+    Exact,
+    /// A question that asks the same thing, and passed every check, was answered in this scope.
+    Semantic,
+    /// Generated now (and stored, when it may be served again).
+    Miss,
+    /// The cache was not consulted: the pipeline has none, the request said
+    /// `"cache": false`, the guards refused the question, or the backend is down.
+    Bypass,
+}
+
+/// Whether the answer came from the cache.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CacheInfo {
+    pub status: CacheStatus,
+    /// Cosine similarity of the served question to this one (1 for `exact`); on a
+    /// miss, the nearest cached question's.
+    pub similarity: Option<f32>,
+    /// Age of the served entry in seconds.
+    pub age_s: Option<f64>,
+    /// USD this answer did not spend: the cached answer's generation and answer guards.
+    pub saved_usd: f64,
+}
+
+impl From<&stages::cache::Outcome> for CacheInfo {
+    fn from(o: &stages::cache::Outcome) -> Self {
+        use stages::cache::Status;
+        Self {
+            status: match o.status {
+                Status::Exact => CacheStatus::Exact,
+                Status::Semantic => CacheStatus::Semantic,
+                Status::Miss => CacheStatus::Miss,
+                Status::Bypass => CacheStatus::Bypass,
+            },
+            similarity: o.similarity,
+            age_s: o.age_s,
+            saved_usd: o.saved_usd,
+        }
+    }
+}

@@ -14,7 +14,9 @@ pub use analytics::{
     AnalyticsGroup, AnalyticsParams, AnalyticsReport, DriftList, DriftParams, DriftSignal, DriftStatus, EvalSummary,
     FeedbackRequest, FeedbackResponse, RatingDto,
 };
-pub use answer::{Assignment, FallbackInfo, PromptVersion, RouteInfo, Source, StageUsage, Usage};
+pub use answer::{
+    Assignment, CacheInfo, CacheStatus, FallbackInfo, PromptVersion, RouteInfo, Source, StageUsage, Usage,
+};
 pub use documents::{DocumentInfo, DocumentList, FileResult, FileStatus, UploadForm, UploadResponse};
 pub use guard::{GuardAction, GuardReason, GuardSide, GuardrailReport, InterventionCounts};
 pub use listing::{PromptInfo, PromptVersionInfo, ReloadFailure, ReloadState, ReloadStatus, VersionUsage};

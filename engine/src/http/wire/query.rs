@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{GuardrailReport, RouteInfo, Source, Usage};
+use super::{CacheInfo, GuardrailReport, RouteInfo, Source, Usage};
 use crate::pipeline::{Answer, Query};
 
 /// A question for a pipeline.
@@ -38,6 +38,10 @@ pub struct QueryRequest {
     /// Stream the answer as server-sent events (`route`, `delta`..., `sources`, `usage`, `done`).
     #[serde(default)]
     pub stream: bool,
+    /// `false`: neither serve this query from the answer cache nor store its answer
+    /// (default true).
+    #[serde(default)]
+    pub cache: Option<bool>,
 }
 
 /// A string or a list of strings.
@@ -70,6 +74,7 @@ impl QueryRequest {
             user: self.user,
             granted_domains: None,
             account: None,
+            skip_cache: self.cache == Some(false),
         }
     }
 }
@@ -87,6 +92,9 @@ pub struct QueryResponse {
     pub latency_ms: f64,
     /// What the guardrails did: `{action: none|masked|blocked, reasons: [...]}`.
     pub guardrail: GuardrailReport,
+    /// Whether the answer came from the cache: `{status: exact|semantic|miss|bypass,
+    /// similarity, age_s, saved_usd}`.
+    pub cache: CacheInfo,
 }
 
 impl From<&Answer> for QueryResponse {
@@ -100,6 +108,7 @@ impl From<&Answer> for QueryResponse {
             usage: Usage::from(&a.usage),
             latency_ms: a.latency_ms,
             guardrail: GuardrailReport::from(&a.guardrail),
+            cache: CacheInfo::from(&a.cache),
         }
     }
 }

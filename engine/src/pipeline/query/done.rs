@@ -27,7 +27,8 @@ pub fn now_ms() -> u64 {
 
 impl Pipeline {
     /// Count an answer and log it. `prompted` is false for a query refused before a
-    /// prompt was chosen.
+    /// prompt was chosen. An answer served from the cache counts toward its prompt
+    /// version's statistics only once, when it was generated.
     pub(super) fn done(&self, answer: Answer, asked: &Asked, prompted: bool) -> Answer {
         let (name, resources) = (&self.spec.name, &self.resources);
         let report = &answer.guardrail;
@@ -46,7 +47,7 @@ impl Pipeline {
             tracing::info!(pipeline = %name, action = report.action.as_str(), reasons = %reasons.join(", "), "guardrail intervened");
         }
         let (route, usage) = (&answer.route, &answer.usage);
-        if prompted {
+        if prompted && !answer.cache.status.is_hit() {
             resources.stats.record(
                 name,
                 &route.prompt_version,
@@ -73,6 +74,7 @@ impl Pipeline {
             prompt = %route.prompt_version,
             assignment = route.assignment.as_str(),
             guardrail = report.action.as_str(),
+            cache = answer.cache.status.as_str(),
             input_tokens = usage.input_tokens,
             output_tokens = usage.output_tokens,
             cost_usd = usage.cost_usd,
@@ -104,7 +106,7 @@ impl Pipeline {
             embedding_tokens: usage.embedding_tokens,
             cost_usd: usage.cost_usd,
             latency_ms: answer.latency_ms,
-            cache: "miss".to_owned(),
+            cache: answer.cache.status.as_str().to_owned(),
             guard: answer.guardrail.action.as_str().to_owned(),
             best_similarity: asked.probe.as_ref().and_then(|p| p.best_similarity),
             feedback: None,

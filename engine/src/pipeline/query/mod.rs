@@ -2,6 +2,7 @@
 //! ([`Answer`]) and why a query fails ([`QueryError`]). `run` is the executor,
 //! `stream` its streaming form.
 
+mod cache;
 mod done;
 mod run;
 mod stream;
@@ -13,6 +14,7 @@ pub use self::stream::{QueryEvent, QueryStream};
 use super::spend::Account;
 use crate::prompts::{Assignment, PromptVersion, RenderError};
 use crate::providers::ProviderError;
+use crate::stages::cache::Outcome;
 use crate::stages::generate::GenerateError;
 use crate::stages::guard::GuardrailReport;
 use crate::stages::retrieve::{Hit, RetrieveError};
@@ -49,6 +51,9 @@ pub struct Query {
     pub granted_domains: Option<Vec<String>>,
     /// The API key that asks and its role, whose budgets the answer counts against.
     pub account: Option<Account>,
+    /// Neither serve this query from the cache nor store its answer (an evaluation,
+    /// a benchmark, or a caller that wants a fresh answer).
+    pub skip_cache: bool,
 }
 
 impl Query {
@@ -82,6 +87,8 @@ pub struct Answer {
     pub latency_ms: f64,
     /// What the guardrails did.
     pub guardrail: GuardrailReport,
+    /// Whether it came from the cache.
+    pub cache: Outcome,
 }
 
 /// Which model and prompt answered. `model` and `provider` name the model that

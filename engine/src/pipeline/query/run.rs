@@ -10,12 +10,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::cache::{Cache, Pending};
 use super::done::answer_id;
 use super::{Answer, FallbackInfo, MAX_QUERY_CHARS, Query, QueryError, RouteInfo};
 use crate::pipeline::Pipeline;
 use crate::pipeline::spend::Account;
 use crate::pipeline::step::{elapsed_ms, step, step_async};
 use crate::providers::llm::Fallback;
+use crate::stages::cache::Outcome;
 use crate::stages::generate::{Call, Generated};
 use crate::stages::guard::{Check, GuardrailReport};
 use crate::stages::retrieve::{Hit, Probe, Retrieved, Search};
@@ -36,6 +38,10 @@ pub(super) struct Question {
     /// The user or session that keeps A/B splits sticky.
     pub sticky: Option<String>,
     pub session: String,
+    /// The request opted out of the cache.
+    pub skip_cache: bool,
+    /// The answer is streamed.
+    pub streamed: bool,
 }
 
 /// Who asked what, as the answer is counted and logged (never the text).
@@ -62,25 +68,33 @@ pub(super) struct Ready {
     pub hits: Vec<Hit>,
     decision: Decision,
     pub call: Call,
+    /// Where the answer is cached, on a cache miss.
+    cache: Option<Pending>,
+    /// The question, as the query's guards left it.
+    question: String,
 }
 
 impl Ready {
     /// The route as reported: the model that answered (the routed one unless
     /// `fallback` says otherwise).
     pub fn route(&self, fallback: Option<&Fallback>) -> RouteInfo {
-        let d = &self.decision;
-        RouteInfo {
-            model: fallback.map_or_else(|| d.model.clone(), |f| f.to.clone()),
-            provider: fallback.map_or(self.call.model.provider, |f| f.provider).to_owned(),
-            prompt: d.prompt.name().to_owned(),
-            prompt_version: d.prompt.id.clone(),
-            assignment: d.assignment,
-            reason: d.reason.clone(),
-            fallback: fallback.map(|f| FallbackInfo {
-                from: f.from.clone(),
-                reason: f.reason.clone(),
-            }),
-        }
+        route_info(&self.decision, self.call.model.provider, fallback)
+    }
+}
+
+/// The route of `d` as reported, answered by `provider` or by `fallback`.
+fn route_info(d: &Decision, provider: &str, fallback: Option<&Fallback>) -> RouteInfo {
+    RouteInfo {
+        model: fallback.map_or_else(|| d.model.clone(), |f| f.to.clone()),
+        provider: fallback.map_or(provider, |f| f.provider).to_owned(),
+        prompt: d.prompt.name().to_owned(),
+        prompt_version: d.prompt.id.clone(),
+        assignment: d.assignment,
+        reason: d.reason.clone(),
+        fallback: fallback.map(|f| FallbackInfo {
+            from: f.from.clone(),
+            reason: f.reason.clone(),
+        }),
     }
 }
 
@@ -99,7 +113,7 @@ impl Pipeline {
     /// failures of the store, embedder, route script, generator (after retries and
     /// fallback) or Bedrock guardrail.
     pub async fn query(self: &Arc<Self>, query: Query) -> Result<Answer, QueryError> {
-        let ready = match self.prepare(query).await? {
+        let ready = match self.prepare(query, false).await? {
             Prepared::Answered(answer) => return Ok(*answer),
             Prepared::Ready(ready) => ready,
         };
@@ -113,14 +127,14 @@ impl Pipeline {
     /// # Errors
     /// As [`Pipeline::query`], before generation.
     pub fn dry_run_route(&self, query: &Query) -> Result<(RouteInput, Decision), QueryError> {
-        let (_, input, decision) = self.retrieve_and_route(&self.validate(query)?)?;
+        let (_, input, decision) = self.retrieve_and_route(&self.validate(query, false)?)?;
         Ok((input, decision))
     }
 
     /// Every stage before generation.
-    pub(super) async fn prepare(self: &Arc<Self>, query: Query) -> Result<Prepared, QueryError> {
+    pub(super) async fn prepare(self: &Arc<Self>, query: Query, streamed: bool) -> Result<Prepared, QueryError> {
         let started = Instant::now();
-        let mut q = self.validate(&query)?;
+        let mut q = self.validate(&query, streamed)?;
         let (guard, prices) = (&self.spec.guardrails, &self.spec.pricing);
         let mut usage = Usage::new(&prices.version);
         let mut report = GuardrailReport::default();
@@ -146,25 +160,53 @@ impl Pipeline {
                 usage,
                 latency_ms: elapsed_ms(started),
                 guardrail: report,
+                cache: Outcome::BYPASS,
             };
             return Ok(Prepared::Answered(Box::new(self.done(answer, &asked, false))));
         }
         q.text = admitted.text;
 
         let this = self.clone();
-        let (routed, q) = blocking(move || (this.retrieve_and_route(&q), q)).await?;
+        let (routed, q) = blocking(move || {
+            let routed = this.retrieve_and_route(&q).map(|(retrieved, _, decision)| {
+                let cache = this.cache_lookup(&q, &retrieved, &decision);
+                (retrieved, decision, cache)
+            });
+            (routed, q)
+        })
+        .await?;
         let (
             Retrieved {
                 hits,
                 embedding_tokens,
                 probe,
             },
-            _,
             decision,
+            cache,
         ) = routed?;
         asked.probe = probe;
         usage.add(self.spec.ingest.embed.usage("retrieve", embedding_tokens, prices));
         record::route_decision(&self.spec.name, &decision.model, decision.chosen.as_str());
+        let cache = match cache {
+            Cache::Bypass => None,
+            Cache::Miss(pending) => Some(pending),
+            Cache::Hit { cached, outcome } => {
+                let model = self.spec.generate.models.get(&decision.model);
+                let provider = model.map_or("unknown", |m| m.provider);
+                let answer = Answer {
+                    id: asked.id.clone(),
+                    pipeline: self.spec.name.clone(),
+                    text: cached.text,
+                    sources: cached.sources,
+                    route: route_info(&decision, provider, None),
+                    usage,
+                    latency_ms: elapsed_ms(started),
+                    guardrail: report,
+                    cache: outcome,
+                };
+                return Ok(Prepared::Answered(Box::new(self.done(answer, &asked, true))));
+            }
+        };
         let call = self.spec.generate.prepare(&self.spec.name, &decision, &q.text, &hits)?;
         Ok(Prepared::Ready(Box::new(Ready {
             started,
@@ -174,6 +216,8 @@ impl Pipeline {
             hits,
             decision,
             call,
+            cache,
+            question: q.text,
         })))
     }
 
@@ -187,8 +231,11 @@ impl Pipeline {
             mut report,
             mut usage,
             mut hits,
+            cache,
+            question,
             ..
         } = ready;
+        let before = usage.cost_usd;
         self.record_generation(&route, &generated);
         usage.add(generated.usage);
         let guard = &self.spec.guardrails;
@@ -216,7 +263,11 @@ impl Pipeline {
             usage,
             latency_ms: elapsed_ms(started),
             guardrail: report,
+            cache: cache.as_ref().map_or(Outcome::BYPASS, |p| p.outcome),
         };
+        if let Some(pending) = cache {
+            self.cache_store(pending, &question, &answer, answer.usage.cost_usd - before);
+        }
         Ok(self.done(answer, &asked, true))
     }
 
@@ -254,7 +305,7 @@ impl Pipeline {
     }
 
     /// Check `query` against the pipeline: its text, `top_k` and filters.
-    fn validate(&self, query: &Query) -> Result<Question, QueryError> {
+    fn validate(&self, query: &Query, streamed: bool) -> Result<Question, QueryError> {
         let text = query.text.trim().to_owned();
         if text.is_empty() {
             return Err(QueryError::EmptyQuery);
@@ -276,6 +327,8 @@ impl Pipeline {
             role: query.role.clone().unwrap_or_default(),
             sticky: query.sticky_key().map(str::to_owned),
             session: query.session_id.clone().unwrap_or_default(),
+            skip_cache: query.skip_cache,
+            streamed,
         })
     }
 

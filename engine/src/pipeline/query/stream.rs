@@ -58,7 +58,7 @@ impl Pipeline {
     /// answer, including a generation that fails before producing any text (after its
     /// retries and fallback).
     pub async fn query_stream(self: &Arc<Self>, query: Query) -> Result<QueryStream, QueryError> {
-        let ready = match self.prepare(query).await? {
+        let ready = match self.prepare(query, true).await? {
             Prepared::Answered(answer) => return Ok(answered(*answer)),
             Prepared::Ready(ready) => ready,
         };
@@ -130,13 +130,13 @@ impl Pipeline {
     }
 }
 
-/// A query answered before generation (refused) as a stream: route, the answer as one
-/// delta, done.
+/// A query answered before generation (refused, or served from the cache) as a
+/// stream: route with the sources, the answer as one delta, done.
 fn answered(answer: Answer) -> QueryStream {
     let events = vec![
         QueryEvent::Route {
             route: answer.route.clone(),
-            sources: Vec::new(),
+            sources: answer.sources.clone(),
         },
         QueryEvent::Delta(answer.text.clone()),
         QueryEvent::Done(Box::new(answer)),

@@ -14,7 +14,7 @@ use crate::telemetry::{record, spans};
 use crate::vocab::Filter;
 
 /// One retrieved chunk, with the scores that ranked it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Hit {
     /// Citation number used in the answer (`[n]`), from 1.
     pub n: usize,
