@@ -86,7 +86,9 @@ fn markdown(r: &Recorded<'_, CacheBench>) -> String {
          through the real query path on the demo pipelines and the MiniLM model: the cached question \
          is asked and stored, then the new one. The plain caches serve whenever the cosine similarity \
          of the two questions (same model, same run) reaches their threshold. Thresholds of ragline's \
-         caches: {}.\n",
+         caches: {}; each variant of the checks is reported at them, and the full checks at the \
+         other thresholds of `ragline at t` (a pair served at a lower threshold is served at a higher \
+         one exactly when its similarity reaches it).\n",
         r.meta.date,
         r.meta.commit,
         r.dirty_note(),

@@ -32,7 +32,7 @@ pub struct CacheConfig {
     #[schemars(with = "Option<String>")]
     pub url: Option<Spanned<String>>,
     /// The least cosine similarity between the new question and a cached one for the
-    /// cached answer to be a candidate (default 0.8, 0.5 to 1). Candidates must then
+    /// cached answer to be a candidate (default 0.7, 0.5 to 1). Candidates must then
     /// pass `verify`.
     #[serde(default)]
     #[schemars(with = "Option<f32>")]
@@ -125,7 +125,7 @@ impl Default for CacheStage {
     fn default() -> Self {
         CacheStage {
             backend: Backend::Embedded,
-            similarity: 0.8,
+            similarity: 0.7,
             ttl_ms: 24 * 3_600_000,
             max_entries: 10_000,
             stream: true,

@@ -29,6 +29,8 @@ pub(super) const ANTONYMS: &[(&[&str], &[&str])] = &[
             "forbid",
             "prohibit",
             "ban",
+            "block",
+            "blocked",
             "unacceptable",
             "illegal",
         ],
@@ -171,6 +173,19 @@ pub(super) const ANTONYMS: &[(&[&str], &[&str])] = &[
         ],
     ),
     (&["true", "valid"], &["false", "invalid"]),
+    (&["use", "uses", "using", "adopt"], &["avoid", "avoids", "avoiding"]),
+    (&["meet", "meets", "met"], &["miss", "misses", "missed"]),
+    (
+        &["add", "adds", "added", "adding"],
+        &[
+            "remove", "removes", "removed", "removing", "delete", "deletes", "deleted",
+        ],
+    ),
+    (
+        &["keep", "keeps", "kept", "retain", "retained"],
+        &["delete", "deleted", "remove", "removed", "discard", "discarded"],
+    ),
+    (&["office", "onsite"], &["home", "remote", "remotely"]),
     (&["first"], &["last", "final"]),
 ];
 

@@ -3,7 +3,7 @@
 //! USD 500" against "over USD 5,000", "Beacon pricing" against "Relay pricing". A
 //! cached answer is served for a new question only when the two agree on
 //!
-//! - **negation**: both negated or neither (`not`, `no`, `never`, `without`, `n't`, ...);
+//! - **negation**: as many negations in both (`not`, `no`, `never`, `without`, `n't`, ...);
 //! - **polarity**: no word of an antonym pair on one side meets its opposite on the
 //!   other (allowed/forbidden, maximum/minimum, before/after, approve/reject, ...);
 //! - **numbers**: the same numbers, dates and amounts (digits, number words, ordinals,
@@ -64,15 +64,19 @@ impl Checks {
 /// What the checks read of one question.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Signature {
-    negated: bool,
-    /// For each antonym pair the question uses one side of: (pair, side).
-    polar: BTreeSet<(usize, bool)>,
-    /// Numbers, dates and codes, normalised (`5,000` → `5000`, `five` → `5`).
-    numbers: BTreeSet<String>,
+    /// How many negations: "cannot ... without" is not "can ... without".
+    negations: usize,
+    /// Each word of an antonym pair the question uses: (pair, side, word).
+    polar: BTreeSet<(usize, bool, String)>,
+    /// Numbers, dates and codes, normalised (`5,000` → `5000`, `five` → `5`), with
+    /// repeats ("day 30 of the 30-60-90 plan" is not "day 60 of ...").
+    numbers: Vec<String>,
     /// Named entities, lowercased.
     entities: BTreeSet<String>,
     /// Every word, lowercased.
     words: BTreeSet<String>,
+    /// The words in order, lowercased.
+    sequence: Vec<String>,
 }
 
 impl Signature {
@@ -81,47 +85,99 @@ impl Signature {
         let mut sig = Signature::default();
         let mut sentence_start = true;
         for (token, ends_sentence) in tokens(question) {
+            // A possessive names what it possesses: "Beacon's" is Beacon.
+            let token = token
+                .strip_suffix("'s")
+                .or_else(|| token.strip_suffix("\u{2019}s"))
+                .unwrap_or(token);
             let lower = token.to_lowercase();
             if NEGATIONS.contains(&lower.as_str()) || lower.ends_with("n't") || lower.ends_with("n\u{2019}t") {
-                sig.negated = true;
+                sig.negations += 1;
             }
             for (i, (a, b)) in ANTONYMS.iter().enumerate() {
                 if a.contains(&lower.as_str()) {
-                    sig.polar.insert((i, true));
+                    sig.polar.insert((i, true, lower.clone()));
                 }
                 if b.contains(&lower.as_str()) {
-                    sig.polar.insert((i, false));
+                    sig.polar.insert((i, false, lower.clone()));
                 }
             }
-            if let Some(n) = number(&lower) {
-                sig.numbers.insert(n);
-            } else if is_entity(token, sentence_start) && !NOT_ENTITIES.contains(&lower.as_str()) {
+            for part in lower.split('-').filter(|p| !p.is_empty()) {
+                if let Some(n) = number(part) {
+                    sig.numbers.push(n);
+                }
+            }
+            let compound = lower.contains('-') && lower.chars().any(char::is_alphabetic);
+            if number(&lower).is_none()
+                && (compound || is_entity(token, sentence_start))
+                && !NOT_ENTITIES.contains(&lower.as_str())
+            {
                 sig.entities.insert(lower.clone());
             }
-            sig.words.insert(lower);
+            if lower.contains('-') {
+                sig.words
+                    .extend(lower.split('-').filter(|p| !p.is_empty()).map(str::to_owned));
+            }
+            sig.words.insert(lower.clone());
+            sig.sequence.push(lower);
             sentence_start = ends_sentence;
         }
+        sig.numbers.sort_unstable();
         sig
     }
 
-    /// The antonym pairs this question uses only one side of, with that side.
-    fn sides(&self) -> impl Iterator<Item = (usize, bool)> + '_ {
+    /// The antonym sides this question's words take that `other` has no such word for.
+    fn sides_beyond<'a>(&'a self, other: &'a Signature) -> impl Iterator<Item = (usize, bool)> + 'a {
         self.polar
             .iter()
-            .copied()
-            .filter(|&(pair, side)| !self.polar.contains(&(pair, !side)))
+            .filter(|(_, _, word)| !other.words.contains(word))
+            .map(|&(pair, side, _)| (pair, side))
+    }
+
+    /// Whether the two questions frame one swapped term: the same words before (at
+    /// least two) and after it (together at least half of the longer question), and a content word on each
+    /// side of the swap ("an NDA for a partner" against "... for a job candidate").
+    fn term_swapped(&self, other: &Signature) -> bool {
+        let (a, b) = (&self.sequence, &other.sequence);
+        let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+        let room = a.len().min(b.len()) - prefix;
+        let suffix = a
+            .iter()
+            .rev()
+            .zip(b.iter().rev())
+            .take(room)
+            .take_while(|(x, y)| x == y)
+            .count();
+        let (ma, mb) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
+        let content = |span: &[String]| {
+            span.iter()
+                .any(|w| w.len() > 3 || w.chars().any(|c| c.is_ascii_digit()))
+        };
+        let same_number =
+            ma.len() == 1 && mb.len() == 1 && number(&ma[0]).is_some() && number(&ma[0]) == number(&mb[0]);
+        // The shared words start the question: a reworded opening ("Tell me" against
+        // "Explain") is how paraphrases differ.
+        prefix >= 2
+            && !ma.is_empty()
+            && !mb.is_empty()
+            && 2 * (prefix + suffix) >= a.len().max(b.len())
+            && content(ma)
+            && content(mb)
+            && !same_number
     }
 }
 
 /// The first check `asked` fails against `cached`, among those `checks` turns on.
 pub fn first_failed(checks: Checks, cached: &Signature, asked: &Signature) -> Option<Check> {
     if checks.polarity {
-        if cached.negated != asked.negated {
+        if cached.negations != asked.negations {
             return Some(Check::Negation);
         }
+        // Only words one question has and the other lacks count: "under the MSA" in
+        // both says nothing about "increase" against "decrease".
         let opposite = cached
-            .sides()
-            .any(|(pair, side)| asked.sides().any(|s| s == (pair, !side)));
+            .sides_beyond(asked)
+            .any(|(pair, side)| asked.sides_beyond(cached).any(|s| s == (pair, !side)));
         if opposite {
             return Some(Check::Polarity);
         }
@@ -129,7 +185,9 @@ pub fn first_failed(checks: Checks, cached: &Signature, asked: &Signature) -> Op
     if checks.numbers && cached.numbers != asked.numbers {
         return Some(Check::Numbers);
     }
-    if checks.entities && asked.entities.iter().any(|e| !cached.words.contains(e)) {
+    let known =
+        |e: &String| cached.words.contains(e) || (e.contains('-') && e.split('-').all(|p| cached.words.contains(p)));
+    if checks.entities && (!asked.entities.iter().all(known) || asked.term_swapped(cached)) {
         return Some(Check::Entities);
     }
     None
@@ -186,7 +244,7 @@ fn tokens(text: &str) -> Vec<(&str, bool)> {
         let mut j = i + 1;
         while j < bytes.len() {
             let c = bytes[j].1;
-            let inner = matches!(c, '.' | ',' | '\'' | '\u{2019}')
+            let inner = matches!(c, '.' | ',' | '\'' | '\u{2019}' | '-')
                 && bytes.get(j + 1).is_some_and(|(_, n)| n.is_alphanumeric());
             if c.is_alphanumeric() || inner {
                 j += 1;
@@ -215,6 +273,8 @@ fn number(token: &str) -> Option<String> {
     if !token.chars().any(|c| c.is_ascii_digit()) {
         return None;
     }
+    // `2.x` is version 2.
+    let token = token.strip_suffix(".x").unwrap_or(token);
     let mut n: String = token.chars().filter(|&c| c != ',').collect();
     while n.contains('.') && (n.ends_with('0') || n.ends_with('.')) {
         n.pop();
@@ -297,6 +357,19 @@ mod tests {
             fails("Why isn't the build green?", "Why is the build green?"),
             Some(Check::Negation)
         );
+        assert_eq!(
+            fails(
+                "Which NDAs can be signed without Legal review?",
+                "Which NDAs cannot be signed without Legal review?"
+            ),
+            Some(Check::Negation),
+            "one negation against two"
+        );
+        assert_eq!(
+            fails("Can fees increase under the MSA?", "Can fees decrease under the MSA?"),
+            Some(Check::Polarity),
+            "a word both share says nothing"
+        );
     }
 
     #[test]
@@ -321,6 +394,14 @@ mod tests {
             Some(Check::Numbers)
         );
         // Equal numbers written differently agree.
+        assert_eq!(
+            fails(
+                "Goals by day 30 of the 30-60-90 plan?",
+                "Goals by day 60 of the 30-60-90 plan?"
+            ),
+            Some(Check::Numbers),
+            "numbers count with their repeats"
+        );
         assert_eq!(fails("Leave after five years?", "Leave after 5 years?"), None);
         assert_eq!(fails("Relay 3 features", "Relay 3.0 features"), None);
         assert_eq!(fails("Limit of 5,000 requests", "Limit of 5000 requests"), None);
@@ -342,6 +423,29 @@ mod tests {
                 "What does the DPA say about liability?"
             ),
             Some(Check::Entities)
+        );
+        assert_eq!(
+            fails(
+                "Who must approve an NDA with a competitor?",
+                "Who must approve an NDA with a vendor?"
+            ),
+            Some(Check::Entities),
+            "one content word swapped"
+        );
+        assert_eq!(
+            fails(
+                "What language is relay-api written in?",
+                "What language is relay-connectors written in?"
+            ),
+            Some(Check::Entities)
+        );
+        assert_eq!(
+            fails(
+                "how much is the home office stipend",
+                "What is the home-office stipend?"
+            ),
+            None,
+            "a compound of words the other question has"
         );
         // The same entity in another case is the same entity.
         assert_eq!(fails("what does beacon cost", "What does Beacon cost?"), None);
