@@ -100,12 +100,11 @@ pub struct Cached {
 /// The value of an entry created at `created_ms` for a question embedded as `vector`
 /// (empty: none).
 pub fn encode(created_ms: u64, vector: &[f32], cached: &Cached) -> Result<Vec<u8>, serde_json::Error> {
-    let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
-    let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
-    let mut out = Vec::with_capacity(12 + 4 * vector.len() + 512);
+    let unit = unit(vector);
+    let mut out = Vec::with_capacity(12 + 4 * unit.len() + 512);
     out.extend(created_ms.to_le_bytes());
-    out.extend(u32::try_from(vector.len()).unwrap_or(0).to_le_bytes());
-    out.extend(vector.iter().flat_map(|v| (v * scale).to_le_bytes()));
+    out.extend(u32::try_from(unit.len()).unwrap_or(0).to_le_bytes());
+    out.extend(unit.iter().flat_map(|v| v.to_le_bytes()));
     serde_json::to_writer(&mut out, cached)?;
     Ok(out)
 }
