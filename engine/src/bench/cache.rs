@@ -216,7 +216,7 @@ pub async fn run(opts: &CacheBenchOptions) -> anyhow::Result<CacheBench> {
         let mut same_route = true;
         for (variant, _) in variants(&CacheStage::default()) {
             let pipeline = &built[&(pair.pipeline.clone(), variant)];
-            let (st, same) = run_pair(pipeline, pair).await?;
+            let (st, same) = Box::pin(run_pair(pipeline, pair)).await?;
             same_route &= same;
             status.insert(variant.to_owned(), st.as_str().to_owned());
         }
@@ -232,7 +232,7 @@ pub async fn run(opts: &CacheBenchOptions) -> anyhow::Result<CacheBench> {
             status,
         });
     }
-    let (miss, bypass) = miss_latency(&built, &pairs).await?;
+    let (miss, bypass) = Box::pin(miss_latency(&built, &pairs)).await?;
     let scan = tokio::task::spawn_blocking(scan_latency).await??;
     Ok(summarize(
         pairs.len(),
@@ -254,7 +254,7 @@ async fn run_pair(pipeline: &Arc<Pipeline>, pair: &Pair) -> anyhow::Result<(Stat
         user: Some("bench".to_owned()),
         ..Query::new(text)
     };
-    let first = pipeline.query(ask(&pair.cached)).await?;
+    let first = Box::pin(pipeline.query(ask(&pair.cached))).await?;
     let index = pipeline.index()?;
     let group = entry::group(&pipeline.spec.name);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -266,7 +266,7 @@ async fn run_pair(pipeline: &Arc<Pipeline>, pair: &Pair) -> anyhow::Result<(Stat
         );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let second = pipeline.query(ask(&pair.asked)).await?;
+    let second = Box::pin(pipeline.query(ask(&pair.asked))).await?;
     // A miss is stored after the response: wait for it, so it cannot land in the next
     // pair's empty cache (an answer that may not be stored gives up after a second).
     if second.cache.status == Status::Miss {
@@ -305,13 +305,13 @@ async fn miss_latency(
         let p = pipeline.clone();
         tokio::task::spawn_blocking(move || p.clear_cache()).await??;
         for pair in &mine {
-            pipeline.query(bench_query(&pair.cached, false)).await?;
+            Box::pin(pipeline.query(bench_query(&pair.cached, false))).await?;
         }
         for (i, pair) in mine.iter().filter(|p| p.group != MUST_HIT).enumerate() {
             let mut timed = Vec::new();
             for skip in if i % 2 == 0 { [true, false] } else { [false, true] } {
                 let started = Instant::now();
-                let answer = pipeline.query(bench_query(&pair.asked, skip)).await?;
+                let answer = Box::pin(pipeline.query(bench_query(&pair.asked, skip))).await?;
                 timed.push((skip, started.elapsed(), answer.cache.status));
             }
             if timed.iter().any(|(skip, _, st)| !skip && *st == Status::Miss) {
