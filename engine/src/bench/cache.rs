@@ -23,7 +23,7 @@ use crate::config::{self, PipelineSpec};
 use crate::pipeline::{Pipeline, Query, Resources};
 use crate::stages::Run as _;
 use crate::stages::cache::entry::{self, Cached};
-use crate::stages::cache::{CacheStage, Lookup, Status};
+use crate::stages::cache::{Backend, CacheStage, Lookup, RedisBackend, Status};
 use crate::store::{Index, IndexOptions};
 
 /// The groups whose pairs must hit; every other group must miss.
@@ -50,6 +50,8 @@ pub struct CacheBenchOptions {
     pub pairs: PathBuf,
     /// Only pairs of this split (`tune`, `test`); default all.
     pub split: Option<String>,
+    /// A Redis server to time the scan on as well (its keys are cleared after).
+    pub redis: Option<String>,
 }
 
 /// One labelled pair, as stored.
@@ -108,8 +110,8 @@ pub struct CacheBench {
     pub bypass: Latency,
     /// `miss.p50_ms - bypass.p50_ms`.
     pub miss_added_p50_ms: f64,
-    /// One lookup's time (a miss) by entries in the slot.
-    pub scan: Vec<(usize, Latency)>,
+    /// One lookup's time (a miss) by entries in the slot, per backend.
+    pub scan: BTreeMap<String, Vec<(usize, Latency)>>,
     pub outcomes: Vec<PairOutcome>,
     pub meets_target: bool,
 }
@@ -233,7 +235,20 @@ pub async fn run(opts: &CacheBenchOptions) -> anyhow::Result<CacheBench> {
         });
     }
     let (miss, bypass) = Box::pin(miss_latency(&built, &pairs)).await?;
-    let scan = tokio::task::spawn_blocking(scan_latency).await??;
+    let redis = opts.redis.clone();
+    let scan = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let dir = tempfile::tempdir()?;
+        let index = Index::open(dir.path(), &IndexOptions::default())?;
+        let mut scan = BTreeMap::from([("embedded".to_owned(), scan_latency(&index)?)]);
+        if let Some(url) = redis {
+            let backend = RedisBackend::new(&url, Duration::from_secs(10))?;
+            let timed = scan_latency(&backend);
+            backend.clear(&SCAN_SLOT[..8].try_into()?)?;
+            scan.insert("redis".to_owned(), timed?);
+        }
+        Ok(scan)
+    })
+    .await??;
     Ok(summarize(
         pairs.len(),
         opts.split.clone(),
@@ -332,13 +347,14 @@ fn bench_query(text: &str, skip_cache: bool) -> Query {
     }
 }
 
+/// The slot the scan is timed on.
+const SCAN_SLOT: [u8; 32] = [7; 32];
+
 /// A lookup that misses, on a slot of each size in [`SLOT_SIZES`] (384 dimensions,
 /// answers of about 2 KB, as MiniLM and the demo give).
-fn scan_latency() -> anyhow::Result<Vec<(usize, Latency)>> {
-    let dir = tempfile::tempdir()?;
-    let index = Index::open(dir.path(), &IndexOptions::default())?;
+fn scan_latency(backend: &dyn Backend) -> anyhow::Result<Vec<(usize, Latency)>> {
     let stage = CacheStage::default();
-    let slot = [7; 32];
+    let slot = SCAN_SLOT;
     let mut rng = 0x2545_f491_4f6c_dd1d_u64;
     let mut vector = || -> Vec<f32> {
         let v: Vec<f32> = (0..384)
@@ -365,7 +381,7 @@ fn scan_latency() -> anyhow::Result<Vec<(usize, Latency)>> {
             let value = entry::encode(now, &vector(), &cached)?;
             let mut key = [0; 16];
             key[..8].copy_from_slice(&(stored as u64).to_le_bytes());
-            index.answers().put(&slot, &key, &value)?;
+            backend.put(&slot, &key, &value, stage.ttl_ms)?;
             stored += 1;
         }
         let mut samples = Vec::new();
@@ -373,7 +389,7 @@ fn scan_latency() -> anyhow::Result<Vec<(usize, Latency)>> {
             let probe = vector();
             let started = Instant::now();
             let found = stage.run(Lookup {
-                backend: &index,
+                backend,
                 slot,
                 question: "Something nobody asked?",
                 vector: Some(&probe),
@@ -395,7 +411,7 @@ fn summarize(
     outcomes: Vec<PairOutcome>,
     miss: Latency,
     bypass: Latency,
-    scan: Vec<(usize, Latency)>,
+    scan: BTreeMap<String, Vec<(usize, Latency)>>,
 ) -> CacheBench {
     let mut groups = BTreeMap::new();
     for o in &outcomes {

@@ -20,6 +20,10 @@ pub struct BenchCacheArgs {
     /// Only the pairs of this split (`tune` or `test`).
     #[arg(long)]
     pub split: Option<String>,
+    /// A Redis server (`redis://host:port`) to time the scan on beside the embedded
+    /// backend; the benchmark's keys are removed after.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
     /// JSON output (default: `<config-dir>/docs/bench/cache.json`; the Markdown goes beside it as `.md`).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -35,6 +39,7 @@ pub fn run(cli: &Cli, args: &BenchCacheArgs) -> anyhow::Result<ExitCode> {
             .clone()
             .unwrap_or_else(|| cli.config_dir.join("data/cache/pairs.jsonl")),
         split: args.split.clone(),
+        redis: args.redis.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = runtime.block_on(cache::run(&opts))?;
@@ -63,6 +68,9 @@ fn command(args: &BenchCacheArgs) -> String {
     }
     if let Some(s) = &args.split {
         command += &format!(" --split {s}");
+    }
+    if let Some(r) = &args.redis {
+        command += &format!(" --redis {r}");
     }
     if let Some(out) = &args.out {
         command += &format!(" --out {}", out.display());
@@ -135,8 +143,8 @@ fn markdown(r: &Recorded<'_, CacheBench>) -> String {
          Must-miss questions asked with the cache on (a filled cache, the lookup missed) and bypassing it \
          (`\"cache\": false`), interleaved, {} queries each: p50 {:.3} ms against {:.3} ms, so the cache step \
          adds **{:.3} ms** p50 (both embed the question; retrieval needs it anyway).\n\n\
-         One lookup that misses, by entries in the slot (384 dimensions, 2 KB answers; embedded backend):\n\n\
-         | entries | p50 ms | p99 ms |\n|---:|---:|---:|",
+         One lookup that misses, by entries in the slot (384 dimensions, 2 KB answers):\n\n\
+         | backend | entries | p50 ms | p99 ms |\n|---|---:|---:|---:|",
         b.paraphrases_routed_apart,
         pct(MAX_FALSE_HITS),
         pct(MIN_PARAPHRASE_HITS),
@@ -146,8 +154,10 @@ fn markdown(r: &Recorded<'_, CacheBench>) -> String {
         b.bypass.p50_ms,
         b.miss_added_p50_ms,
     );
-    for (size, l) in &b.scan {
-        let _ = writeln!(out, "| {size} | {:.3} | {:.3} |", l.p50_ms, l.p99_ms);
+    for (backend, sizes) in &b.scan {
+        for (size, l) in sizes {
+            let _ = writeln!(out, "| {backend} | {size} | {:.3} | {:.3} |", l.p50_ms, l.p99_ms);
+        }
     }
     out
 }

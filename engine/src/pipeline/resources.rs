@@ -10,6 +10,7 @@ use crate::prompts::PromptStats;
 use crate::providers::ProviderError;
 use crate::providers::docstore::StoreCache;
 use crate::providers::embed::Embedder;
+use crate::stages::cache::RedisBackends;
 use crate::stages::guard::GuardCounters;
 use crate::stages::ingest::embed::EmbedSpec;
 use crate::stages::ingest::embed::cached::CachedEmbedder;
@@ -37,6 +38,8 @@ pub struct Resources {
     keys: Mutex<Option<Arc<KeyStore>>>,
     /// What each API key and role spent this day and month.
     pub spend: Spend,
+    /// The Redis servers answer caches use.
+    pub redis: RedisBackends,
 }
 
 impl Resources {
@@ -62,6 +65,7 @@ impl Resources {
             query_log: OnceLock::new(),
             keys: Mutex::default(),
             spend: Spend::default(),
+            redis: RedisBackends::default(),
         }
     }
 

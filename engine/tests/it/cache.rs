@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 use crate::support::{Server, client, copy_dir};
 use crate::telemetry::{sample, scrape};
 
-const LEAVE: &str = "How many vacation days do employees get?";
+pub const LEAVE: &str = "How many vacation days do employees get?";
 
 /// The demo config (pipelines, prompts, scripts, documents, prices) in a temporary
 /// directory, with `edit` applied to `pipelines/hr.yaml`.
-fn demo_copy(edit: impl Fn(String) -> String) -> tempfile::TempDir {
+pub fn demo_copy(edit: impl Fn(String) -> String) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for sub in ["pipelines", "prompts", "scripts", "data/documents"] {
         copy_dir(&Path::new("..").join(sub), &dir.path().join(sub));
@@ -27,7 +27,7 @@ fn demo_copy(edit: impl Fn(String) -> String) -> tempfile::TempDir {
     dir
 }
 
-async fn ask(s: &Server, pipeline: &str, body: Value) -> Value {
+pub async fn ask(s: &Server, pipeline: &str, body: Value) -> Value {
     let r = client()
         .post(s.url(&format!("/v1/pipelines/{pipeline}/query")))
         .json(&body)
@@ -40,13 +40,13 @@ async fn ask(s: &Server, pipeline: &str, body: Value) -> Value {
 
 /// Ask `question` of the hr pipeline as user `u1` (so the A/B split keeps one prompt
 /// version); the answer's cache status.
-async fn status(s: &Server, question: &str) -> (String, Value) {
+pub async fn status(s: &Server, question: &str) -> (String, Value) {
     let body = ask(s, "hr", json!({"query": question, "user": "u1"})).await;
     (body["cache"]["status"].as_str().unwrap().to_owned(), body)
 }
 
 /// Wait until the answer to `question` is stored (stores run after the response).
-async fn stored(s: &Server, question: &str) {
+pub async fn stored(s: &Server, question: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let body = ask(s, "hr", json!({"query": question, "user": "u1"})).await;

@@ -74,6 +74,8 @@ bad_fixture!(
     split_unknown_version,
     prompt_front_matter_unknown_key,
     bad_s3_store,
+    bad_cache,
+    cache_redis_options,
 );
 
 #[test]
@@ -83,7 +85,7 @@ fn every_bad_fixture_is_pinned() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 28, "{names:?}");
+    assert_eq!(names.len(), 30, "{names:?}");
     for name in names {
         let stem = name.trim_end_matches(".yaml");
         let snapshot = format!("tests/it/snapshots/it__config_errors__{stem}.snap");

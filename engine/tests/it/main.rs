@@ -12,6 +12,7 @@ mod auth;
 mod bedrock;
 mod budgets;
 mod cache;
+mod cache_redis;
 mod cli;
 mod config_errors;
 mod contract;

@@ -67,9 +67,7 @@ impl Pipeline {
     fn cache_backend(&self, stage: &CacheStage) -> Result<Arc<dyn Backend>, CacheError> {
         match &stage.backend {
             crate::stages::cache::BackendSpec::Embedded => Ok(self.index()?),
-            crate::stages::cache::BackendSpec::Redis { url } => {
-                Err(CacheError::Unavailable(format!("{url}: not built")))
-            }
+            crate::stages::cache::BackendSpec::Redis(spec) => Ok(self.resources.redis.get(spec)?),
         }
     }
 

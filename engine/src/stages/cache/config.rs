@@ -27,10 +27,21 @@ pub struct CacheConfig {
     /// `embedded` (default) or `redis`.
     #[serde(default)]
     pub backend: BackendKind,
-    /// The Redis server, `redis://host:port[/db]`; required with `backend: redis`.
+    /// The Redis server, `redis://[:password@]host:port[/db]`; with `backend: redis`,
+    /// this or `url_env` is required.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub url: Option<Spanned<String>>,
+    /// The environment variable holding the Redis URL, read when the server first
+    /// connects (keeps a password out of the pipeline file).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub url_env: Option<Spanned<String>>,
+    /// How long one Redis command may take, connecting included, before the cache is
+    /// bypassed for that request (default 200, 1 to 10000 ms).
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub timeout_ms: Option<Spanned<u32>>,
     /// The least cosine similarity between the new question and a cached one for the
     /// cached answer to be a candidate (default 0.7, 0.5 to 1). Candidates must then
     /// pass `verify`.
@@ -103,7 +114,21 @@ impl Default for VerifyConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
     Embedded,
-    Redis { url: String },
+    Redis(RedisSpec),
+}
+
+/// A Redis server as a pipeline names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RedisSpec {
+    pub url: RedisUrl,
+    pub timeout_ms: u32,
+}
+
+/// The URL itself, or the environment variable that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RedisUrl {
+    Literal(String),
+    Env(String),
 }
 
 /// The checked cache stage.
@@ -148,34 +173,7 @@ impl CacheConfig {
     pub fn compile(&self, cx: &mut CompileCx<'_>) -> CacheStage {
         let d = CacheStage::default();
         let file = cx.file;
-        let backend = match (self.backend, &self.url) {
-            (BackendKind::Embedded, None) => Backend::Embedded,
-            (BackendKind::Embedded, Some(url)) => {
-                cx.push(Diagnostic::spanned(
-                    file,
-                    url,
-                    "cache.url",
-                    "`url` needs `backend: redis`",
-                ));
-                Backend::Embedded
-            }
-            (BackendKind::Redis, Some(url)) => {
-                let ok = url.value.starts_with("redis://") && url.value.len() > "redis://".len();
-                if !ok {
-                    let msg = format!("`{}` is not a redis:// URL", url.value);
-                    cx.push(Diagnostic::spanned(file, url, "cache.url", msg));
-                }
-                // Until the Redis backend lands, say so rather than run without it.
-                let msg = "the redis backend is not available in this build; use `backend: embedded`";
-                cx.push(Diagnostic::spanned(file, url, "cache.backend", msg));
-                Backend::Redis { url: url.value.clone() }
-            }
-            (BackendKind::Redis, None) => {
-                let msg = "`backend: redis` needs `url: redis://host:port`";
-                cx.push(Diagnostic::file(file, format!("cache.backend: {msg}")));
-                Backend::Embedded
-            }
-        };
+        let backend = self.backend_spec(cx);
         let similarity = match &self.similarity {
             Some(s) if !(0.5..=1.0).contains(&s.value) => {
                 let msg = "similarity must be between 0.5 and 1 (a cosine similarity)";
@@ -240,6 +238,82 @@ impl CacheConfig {
             min_source_overlap,
         }
     }
+}
+
+impl CacheConfig {
+    fn backend_spec(&self, cx: &mut CompileCx<'_>) -> Backend {
+        let file = cx.file;
+        if self.backend == BackendKind::Embedded {
+            for (field, given) in [("url", &self.url), ("url_env", &self.url_env)] {
+                if let Some(v) = given {
+                    let msg = format!("`{field}` needs `backend: redis`");
+                    cx.push(Diagnostic::spanned(file, v, format!("cache.{field}"), msg));
+                }
+            }
+            if let Some(t) = &self.timeout_ms {
+                cx.push(Diagnostic::spanned(
+                    file,
+                    t,
+                    "cache.timeout_ms",
+                    "`timeout_ms` needs `backend: redis`",
+                ));
+            }
+            return Backend::Embedded;
+        }
+        let timeout_ms = match &self.timeout_ms {
+            Some(t) if !(1..=10_000).contains(&t.value) => {
+                cx.push(Diagnostic::spanned(
+                    file,
+                    t,
+                    "cache.timeout_ms",
+                    "timeout_ms must be between 1 and 10000",
+                ));
+                DEFAULT_TIMEOUT_MS
+            }
+            Some(t) => t.value,
+            None => DEFAULT_TIMEOUT_MS,
+        };
+        let url = match (&self.url, &self.url_env) {
+            (Some(url), None) => {
+                if !is_redis_url(&url.value) {
+                    let msg = format!("`{}` is not a redis:// URL", url.value);
+                    cx.push(Diagnostic::spanned(file, url, "cache.url", msg));
+                }
+                RedisUrl::Literal(url.value.clone())
+            }
+            (None, Some(var)) => {
+                let ok = !var.value.is_empty() && var.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !ok {
+                    let msg = format!("`{}` is not an environment variable name", var.value);
+                    cx.push(Diagnostic::spanned(file, var, "cache.url_env", msg));
+                }
+                RedisUrl::Env(var.value.clone())
+            }
+            (Some(_), Some(var)) => {
+                cx.push(Diagnostic::spanned(
+                    file,
+                    var,
+                    "cache.url_env",
+                    "give `url` or `url_env`, not both",
+                ));
+                RedisUrl::Env(var.value.clone())
+            }
+            (None, None) => {
+                let msg = "`backend: redis` needs `url: redis://host:port` or `url_env: VARIABLE`";
+                cx.push(Diagnostic::file(file, format!("cache.backend: {msg}")));
+                return Backend::Embedded;
+            }
+        };
+        Backend::Redis(RedisSpec { url, timeout_ms })
+    }
+}
+
+/// Redis commands' default timeout.
+const DEFAULT_TIMEOUT_MS: u32 = 200;
+
+/// `redis://` and something after it (TLS, `rediss://`, is not built in).
+pub fn is_redis_url(url: &str) -> bool {
+    url.strip_prefix("redis://").is_some_and(|rest| !rest.is_empty())
 }
 
 /// An age of at least one second (`90s`, `30m`, `24h`, `7d`) in milliseconds.

@@ -12,10 +12,16 @@ mod config;
 pub mod entry;
 mod lexicon;
 mod lookup;
+#[cfg(test)]
+mod partition;
+mod redis;
 pub mod verify;
 
-pub use self::config::{Backend as BackendSpec, BackendKind, CacheConfig, CacheStage, VerifyConfig};
+pub use self::config::{
+    Backend as BackendSpec, BackendKind, CacheConfig, CacheStage, RedisSpec, RedisUrl, VerifyConfig,
+};
 pub use self::lookup::{Found, Lookup};
+pub use self::redis::{RETRY_AFTER_MS, RedisBackend, RedisBackends};
 use crate::store::{Collected, Index, QuestionKey, Slot, StoreError};
 
 /// How a query met the cache.
