@@ -90,6 +90,15 @@ pub struct Rates {
     pub false_hits: f64,
     /// Share served in each must-miss group.
     pub false_hits_by_group: BTreeMap<String, f64>,
+    /// Paraphrases and must-miss pairs served in each split (`tune`, `test`, `holdout`).
+    pub by_split: BTreeMap<String, SplitRates>,
+}
+
+/// Hit rates of one cache on one split.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SplitRates {
+    pub paraphrase_hits: f64,
+    pub false_hits: f64,
 }
 
 /// The whole run.
@@ -417,6 +426,7 @@ fn summarize(
     for o in &outcomes {
         *groups.entry(o.group.clone()).or_insert(0) += 1;
     }
+    let splits: std::collections::BTreeSet<String> = outcomes.iter().map(|o| o.split.clone()).collect();
     let rate = |name: String, hit: &dyn Fn(&PairOutcome) -> bool| {
         let share = |of: &dyn Fn(&PairOutcome) -> bool| {
             let all: Vec<&PairOutcome> = outcomes.iter().filter(|o| of(o)).collect();
@@ -432,11 +442,22 @@ fn summarize(
             .filter(|g| *g != MUST_HIT)
             .map(|g| (g.clone(), share(&|o| &o.group == g)))
             .collect();
+        let by_split = splits
+            .iter()
+            .map(|s| {
+                let rates = SplitRates {
+                    paraphrase_hits: share(&|o| o.group == MUST_HIT && &o.split == s),
+                    false_hits: share(&|o| o.group != MUST_HIT && &o.split == s),
+                };
+                (s.clone(), rates)
+            })
+            .collect();
         Rates {
             cache: name,
             paraphrase_hits: share(&|o| o.group == MUST_HIT),
             false_hits: share(&|o| o.group != MUST_HIT),
             false_hits_by_group: by_group,
+            by_split,
         }
     };
     let served = |o: &PairOutcome, variant: &str, t: f32| {

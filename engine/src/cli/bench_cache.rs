@@ -135,6 +135,27 @@ fn markdown(r: &Recorded<'_, CacheBench>) -> String {
     }
     let _ = writeln!(
         out,
+        "\nBy split (`tune`: the checks were designed on it; `test`: looked at while fixing false hits; \
+         `holdout`: written after the checks were fixed and run once):\n\n\
+         | cache | split | paraphrases served | false hits |\n|---|---|---:|---:|"
+    );
+    for rate in b
+        .rates
+        .iter()
+        .filter(|r| r.cache == "ragline" || r.cache.starts_with("plain"))
+    {
+        for (split, s) in &rate.by_split {
+            let _ = writeln!(
+                out,
+                "| {} | {split} | {} | {} |",
+                rate.cache,
+                pct(s.paraphrase_hits),
+                pct(s.false_hits)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
         "\n{} paraphrase pairs were routed to another model or prompt version than their cached \
          question, so their scopes differ and no variant serves them.\n\n\
          **Targets:** false hits ≤ {}, paraphrases served ≥ {}, a miss adds ≤ {MAX_MISS_MS} ms p50. \

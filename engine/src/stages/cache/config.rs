@@ -43,7 +43,7 @@ pub struct CacheConfig {
     #[schemars(with = "Option<u32>")]
     pub timeout_ms: Option<Spanned<u32>>,
     /// The least cosine similarity between the new question and a cached one for the
-    /// cached answer to be a candidate (default 0.7, 0.5 to 1). Candidates must then
+    /// cached answer to be a candidate (default 0.6, 0.5 to 1). Candidates must then
     /// pass `verify`.
     #[serde(default)]
     #[schemars(with = "Option<f32>")]
@@ -92,7 +92,7 @@ pub struct VerifyConfig {
     #[schemars(with = "Option<u32>")]
     pub sources: Option<Spanned<u32>>,
     /// The least share of the cached answer's top sources that the new question must
-    /// also retrieve in its top sources (default 0.5, 0 to 1).
+    /// also retrieve in its top sources (default 0.3: one of the top 3; 0 to 1).
     #[serde(default)]
     #[schemars(with = "Option<f32>")]
     pub min_source_overlap: Option<Spanned<f32>>,
@@ -150,14 +150,14 @@ impl Default for CacheStage {
     fn default() -> Self {
         CacheStage {
             backend: Backend::Embedded,
-            similarity: 0.7,
+            similarity: 0.6,
             ttl_ms: 24 * 3_600_000,
             max_entries: 10_000,
             stream: true,
             cache_fallbacks: false,
             checks: Checks::ALL,
             sources: 3,
-            min_source_overlap: 0.5,
+            min_source_overlap: 0.3,
         }
     }
 }

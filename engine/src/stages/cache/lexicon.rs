@@ -187,6 +187,11 @@ pub(super) const ANTONYMS: &[(&[&str], &[&str])] = &[
     ),
     (&["office", "onsite"], &["home", "remote", "remotely"]),
     (&["first"], &["last", "final"]),
+    // Who pays, who acts: "does the company pay" is not "do employees pay themselves".
+    (
+        &["company", "employer", "we"],
+        &["themselves", "myself", "yourself", "ourselves", "yourselves"],
+    ),
 ];
 
 /// Number words and ordinals, as digits.

@@ -107,9 +107,13 @@ impl Signature {
                     sig.numbers.push(n);
                 }
             }
-            let compound = lower.contains('-') && lower.chars().any(char::is_alphabetic);
-            if number(&lower).is_none()
-                && (compound || is_entity(token, sentence_start))
+            // A compound with a word in it names something ("LGPL-3.0", "relay-api");
+            // one of numbers and codes only ("30-60-90") is a number.
+            let compound = lower.contains('-')
+                && lower
+                    .split('-')
+                    .any(|p| p.chars().any(char::is_alphabetic) && number(p).is_none());
+            if (compound || (number(&lower).is_none() && is_entity(token, sentence_start)))
                 && !NOT_ENTITIES.contains(&lower.as_str())
             {
                 sig.entities.insert(lower.clone());
@@ -134,9 +138,12 @@ impl Signature {
             .map(|&(pair, side, _)| (pair, side))
     }
 
-    /// Whether the two questions frame one swapped term: the same words before (at
-    /// least two) and after it (together at least half of the longer question), and a content word on each
-    /// side of the swap ("an NDA for a partner" against "... for a job candidate").
+    /// Whether the two questions frame one swapped or added term: the same words
+    /// before (at least two) and after it (together at least half of the longer
+    /// question), and a content word on each side of a swap ("an NDA for a partner"
+    /// against "... for a job candidate"), or added to the whole of the other question
+    /// ("what happens during the summit" against "what happens to deployments during
+    /// the summit").
     fn term_swapped(&self, other: &Signature) -> bool {
         let (a, b) = (&self.sequence, &other.sequence);
         let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
@@ -149,21 +156,19 @@ impl Signature {
             .take_while(|(x, y)| x == y)
             .count();
         let (ma, mb) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
-        let content = |span: &[String]| {
+        let content = |span: &[String], sig: &Signature| {
             span.iter()
-                .any(|w| w.len() > 3 || w.chars().any(|c| c.is_ascii_digit()))
+                .any(|w| w.len() > 3 || w.chars().any(|c| c.is_ascii_digit()) || sig.entities.contains(w))
         };
         let same_number =
             ma.len() == 1 && mb.len() == 1 && number(&ma[0]).is_some() && number(&ma[0]) == number(&mb[0]);
         // The shared words start the question: a reworded opening ("Tell me" against
         // "Explain") is how paraphrases differ.
-        prefix >= 2
-            && !ma.is_empty()
-            && !mb.is_empty()
-            && 2 * (prefix + suffix) >= a.len().max(b.len())
-            && content(ma)
-            && content(mb)
-            && !same_number
+        let framed = prefix >= 2 && 2 * (prefix + suffix) >= a.len().max(b.len());
+        let swapped = !ma.is_empty() && !mb.is_empty() && content(ma, self) && content(mb, other) && !same_number;
+        // An added term: one question is the other with content words inserted.
+        let added = (ma.is_empty() && content(mb, other)) || (mb.is_empty() && content(ma, self));
+        framed && (swapped || added)
     }
 }
 
@@ -335,6 +340,14 @@ mod tests {
     #[test]
     fn negation_and_antonyms_fail() {
         assert_eq!(
+            fails(
+                "What share of the medical premium does the company pay for Denver employees?",
+                "What share of the medical premium do Denver employees pay themselves?"
+            ),
+            Some(Check::Polarity),
+            "who pays"
+        );
+        assert_eq!(
             fails("Can I carry over vacation days?", "Can I not carry over vacation days?"),
             Some(Check::Negation)
         );
@@ -409,6 +422,30 @@ mod tests {
 
     #[test]
     fn swapped_entities_fail() {
+        assert_eq!(
+            fails(
+                "Is GPL-3.0 allowed in our products?",
+                "Is LGPL-3.0 allowed in our products?"
+            ),
+            Some(Check::Entities),
+            "a compound with a version is still a name"
+        );
+        assert_eq!(
+            fails(
+                "What does the MSA say about confidential information?",
+                "What does the social media policy say about confidential information?"
+            ),
+            Some(Check::Entities),
+            "an acronym swapped for a phrase"
+        );
+        assert_eq!(
+            fails(
+                "What happens during the Northwind Summit?",
+                "What happens to deployments during the Northwind Summit?"
+            ),
+            Some(Check::Entities),
+            "a term added to the whole question"
+        );
         assert_eq!(
             fails("How much does Beacon cost?", "How much does Relay cost?"),
             Some(Check::Entities)
