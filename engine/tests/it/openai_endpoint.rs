@@ -86,6 +86,7 @@ fn the_openai_python_client_gets_answers_and_streams() {
     assert_eq!(ext["route"]["model"], "quotes");
     assert_eq!(ext["guardrail"]["action"], "none");
     assert_eq!(ext["usage"]["input_tokens"].as_u64().unwrap(), prompt);
+    assert_eq!(ext["cache"]["status"], "bypass", "this config caches nothing: {ext:#}");
 
     // Streamed: role first, pieces that reassemble to the same answer, a last chunk with
     // finish_reason and the extension, a usage chunk, then [DONE] (the client stops there).

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::wire::{GuardrailReport, OneOrMany, RouteInfo, Source, Usage};
+use crate::http::wire::{CacheInfo, GuardrailReport, OneOrMany, RouteInfo, Source, Usage};
 use crate::pipeline::Answer;
 use crate::stages::guard::GuardAction;
 
@@ -173,6 +173,8 @@ pub struct RaglineExtension {
     pub guardrail: GuardrailReport,
     /// Tokens and cost per stage (the full `usage` of `POST /v1/pipelines/{name}/query`).
     pub usage: Usage,
+    /// How the answer met the answer cache.
+    pub cache: CacheInfo,
     pub latency_ms: f64,
 }
 
@@ -257,6 +259,7 @@ impl From<&Answer> for RaglineExtension {
             route: RouteInfo::from(&a.route),
             guardrail: GuardrailReport::from(&a.guardrail),
             usage: Usage::from(&a.usage),
+            cache: CacheInfo::from(&a.cache),
             latency_ms: a.latency_ms,
         }
     }

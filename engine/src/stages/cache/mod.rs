@@ -21,7 +21,7 @@ pub use self::config::{
     Backend as BackendSpec, BackendKind, CacheConfig, CacheStage, RedisSpec, RedisUrl, VerifyConfig,
 };
 pub use self::lookup::{Found, Lookup};
-pub use self::redis::{RETRY_AFTER_MS, RedisBackend, RedisBackends};
+pub use self::redis::{RedisBackend, RedisBackends};
 use crate::store::{Collected, Index, QuestionKey, Slot, StoreError};
 
 /// How a query met the cache.

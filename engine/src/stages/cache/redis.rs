@@ -33,7 +33,7 @@ use crate::store::{Collected, QuestionKey, Slot};
 /// Idle connections kept per server.
 const POOL: usize = 8;
 /// How long a failed server is not tried again.
-pub const RETRY_AFTER_MS: u64 = 1000;
+const RETRY_AFTER_MS: u64 = 1000;
 
 /// The Redis servers pipelines use, connected on first use and kept across reloads.
 #[derive(Default)]
