@@ -136,7 +136,8 @@ fn markdown(r: &Recorded<'_, CacheBench>) -> String {
     let _ = writeln!(
         out,
         "\nBy split (`tune`: the checks were designed on it; `test`: looked at while fixing false hits; \
-         `holdout`: written after the checks were fixed and run once):\n\n\
+         `holdout`: written blind to the checks and to every result; `docs/cache.md` says what its first run \
+         showed and what changed after it):\n\n\
          | cache | split | paraphrases served | false hits |\n|---|---|---:|---:|"
     );
     for rate in b

@@ -120,7 +120,6 @@ impl Pipeline {
             .as_ref()
             .map(|p| entry::unit(&p.vector))
             .unwrap_or_default();
-        let fresh: Vec<u32> = retrieved.hits.iter().map(|h| h.chunk_id).collect();
         let now = now_ms();
         let found = step(
             &self.spec.name,
@@ -130,7 +129,7 @@ impl Pipeline {
                 slot,
                 question: &q.text,
                 vector: (!vector.is_empty()).then_some(vector.as_slice()),
-                fresh: &fresh,
+                fresh: &retrieved.hits,
                 now_ms: now,
             },
         )?;

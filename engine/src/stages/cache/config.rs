@@ -96,6 +96,12 @@ pub struct VerifyConfig {
     #[serde(default)]
     #[schemars(with = "Option<f32>")]
     pub min_source_overlap: Option<Spanned<f32>>,
+    /// The least ratio of the new question's best source similarity to the cached
+    /// question's (among the top `sources`): a question the corpus covers far less well
+    /// than the cached one asks something else (default 0.6, 0 to 1; 0 turns it off).
+    #[serde(default)]
+    #[schemars(with = "Option<f32>")]
+    pub min_coverage: Option<Spanned<f32>>,
 }
 
 impl Default for VerifyConfig {
@@ -106,6 +112,7 @@ impl Default for VerifyConfig {
             entities: true,
             sources: None,
             min_source_overlap: None,
+            min_coverage: None,
         }
     }
 }
@@ -144,6 +151,8 @@ pub struct CacheStage {
     /// Top sources the retrieval check compares; 0: no retrieval check.
     pub sources: usize,
     pub min_source_overlap: f32,
+    /// See [`VerifyConfig::min_coverage`].
+    pub min_coverage: f32,
 }
 
 impl Default for CacheStage {
@@ -158,6 +167,7 @@ impl Default for CacheStage {
             checks: Checks::ALL,
             sources: 3,
             min_source_overlap: 0.3,
+            min_coverage: 0.6,
         }
     }
 }
@@ -222,6 +232,15 @@ impl CacheConfig {
             Some(o) => o.value,
             None => d.min_source_overlap,
         };
+        let min_coverage = match &v.min_coverage {
+            Some(c) if !(0.0..=1.0).contains(&c.value) => {
+                let msg = "min_coverage must be between 0 and 1";
+                cx.push(Diagnostic::spanned(file, c, "cache.verify.min_coverage", msg));
+                d.min_coverage
+            }
+            Some(c) => c.value,
+            None => d.min_coverage,
+        };
         CacheStage {
             backend,
             similarity,
@@ -236,6 +255,7 @@ impl CacheConfig {
             },
             sources,
             min_source_overlap,
+            min_coverage,
         }
     }
 }

@@ -2,9 +2,10 @@
 
 use super::config::CacheStage;
 use super::entry::{Cached, Stored, question_key};
-use super::verify::{Check, Signature, first_failed, source_overlap};
+use super::verify::{Check, Signature, coverage, first_failed, source_overlap};
 use super::{Backend, CacheError, Status};
 use crate::stages::Run;
+use crate::stages::retrieve::Hit;
 use crate::store::Slot;
 
 /// Semantic candidates checked per lookup, best first.
@@ -18,8 +19,8 @@ pub struct Lookup<'a> {
     pub question: &'a str,
     /// Its unit embedding, when retrieval made one.
     pub vector: Option<&'a [f32]>,
-    /// The chunk ids the question retrieved, best first.
-    pub fresh: &'a [u32],
+    /// What the question retrieved, best first.
+    pub fresh: &'a [Hit],
     pub now_ms: u64,
 }
 
@@ -100,14 +101,18 @@ impl Run for CacheStage {
 
 impl CacheStage {
     /// The first check a candidate fails, or `None` when it may be served.
-    pub fn verify(&self, cached: &Cached, asked: &Signature, fresh: &[u32]) -> Option<Check> {
+    pub fn verify(&self, cached: &Cached, asked: &Signature, fresh: &[Hit]) -> Option<Check> {
         if let Some(check) = first_failed(self.checks, &Signature::of(&cached.question), asked) {
             return Some(check);
         }
         if self.sources > 0 {
             let ids: Vec<u32> = cached.sources.iter().map(|h| h.chunk_id).collect();
-            if source_overlap(&ids, fresh, self.sources) < self.min_source_overlap {
+            let fresh_ids: Vec<u32> = fresh.iter().map(|h| h.chunk_id).collect();
+            if source_overlap(&ids, &fresh_ids, self.sources) < self.min_source_overlap {
                 return Some(Check::Sources);
+            }
+            if coverage(&cached.sources, fresh, self.sources).is_some_and(|c| c < self.min_coverage) {
+                return Some(Check::Coverage);
             }
         }
         None

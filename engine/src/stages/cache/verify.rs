@@ -12,11 +12,17 @@
 //!   words inside a sentence and acronyms, compared case-insensitively with the other
 //!   question's words);
 //! - **sources**: what the new question retrieves overlaps what the cached answer
-//!   was written from ([`source_overlap`]).
+//!   was written from ([`source_overlap`]);
+//! - **coverage**: the new question's best source matches it about as well as the
+//!   cached question's matched that one ([`coverage`]): "how many days are there in a
+//!   leap year" retrieves the vacation policy too, for want of anything better, but
+//!   far less closely.
 //!
 //! [`Signature::of`] reads a question once; [`first_failed`] compares two.
 
 use std::collections::BTreeSet;
+
+use crate::stages::retrieve::Hit;
 
 use super::lexicon::{ANTONYMS, DATE_WORDS, MONTHS, NEGATIONS, NOT_ENTITIES, NUMBER_WORDS};
 
@@ -28,10 +34,11 @@ pub enum Check {
     Numbers,
     Entities,
     Sources,
+    Coverage,
 }
 
 impl Check {
-    /// `negation`, `polarity`, `numbers`, `entities`, `sources`.
+    /// `negation`, `polarity`, `numbers`, `entities`, `sources`, `coverage`.
     pub fn as_str(self) -> &'static str {
         match self {
             Check::Negation => "negation",
@@ -39,6 +46,7 @@ impl Check {
             Check::Numbers => "numbers",
             Check::Entities => "entities",
             Check::Sources => "sources",
+            Check::Coverage => "coverage",
         }
     }
 }
@@ -209,6 +217,16 @@ pub fn source_overlap(cached: &[u32], fresh: &[u32], n: usize) -> f32 {
     let fresh = &fresh[..fresh.len().min(n)];
     let common = cached.iter().filter(|c| fresh.contains(c)).count();
     common as f32 / cached.len() as f32
+}
+
+/// How well the new question's sources match it against how well the cached
+/// question's matched it: the best vector similarity among the first `n` fresh hits
+/// over the best among the cached answer's first `n` sources. `None` when either has
+/// no vector score (keyword-only retrieval).
+pub fn coverage(cached: &[Hit], fresh: &[Hit], n: usize) -> Option<f32> {
+    let best = |hits: &[Hit]| hits.iter().take(n).filter_map(|h| h.vector_score).reduce(f32::max);
+    let (c, f) = (best(cached)?, best(fresh)?);
+    (c > 0.0).then(|| f / c)
 }
 
 /// A question as the exact level keys it: lowercase, every run of other characters
@@ -496,6 +514,33 @@ mod tests {
         assert!((source_overlap(&[1, 2, 3], &[1, 7, 8], 3) - 1.0 / 3.0).abs() < 1e-6);
         assert_eq!(source_overlap(&[1, 2, 3], &[4, 5, 6, 1], 3), 0.0);
         assert_eq!(source_overlap(&[], &[1], 3), 0.0);
+    }
+
+    #[test]
+    fn coverage_compares_the_best_vector_scores() {
+        let hit = |score: Option<f32>| Hit {
+            n: 1,
+            document_id: "d".into(),
+            title: String::new(),
+            source: String::new(),
+            domain: String::new(),
+            chunk_id: 1,
+            text: String::new(),
+            page: None,
+            section: None,
+            score: 0.0,
+            keyword_score: None,
+            vector_score: score,
+        };
+        let cached = [hit(Some(0.4)), hit(Some(0.5))];
+        let fresh = [hit(Some(0.25)), hit(None), hit(Some(0.9))];
+        assert_eq!(
+            coverage(&cached, &fresh, 2),
+            Some(0.5),
+            "the third fresh hit is beyond n"
+        );
+        assert_eq!(coverage(&cached, &fresh, 3), Some(1.8));
+        assert_eq!(coverage(&cached, &[hit(None)], 3), None, "keyword-only: no verdict");
     }
 
     #[test]
