@@ -251,12 +251,16 @@ pub async fn run(opts: &CacheBenchOptions) -> anyhow::Result<CacheBench> {
     let scan = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let dir = tempfile::tempdir()?;
         let index = Index::open(dir.path(), &IndexOptions::default())?;
-        let mut scan = BTreeMap::from([("embedded".to_owned(), scan_latency(&index)?)]);
+        let mut scan = BTreeMap::from([("embedded".to_owned(), scan_latency(&index, false)?)]);
         if let Some(url) = redis {
-            let backend = RedisBackend::new(&url, Duration::from_secs(10))?;
-            let timed = scan_latency(&backend);
-            backend.clear(&SCAN_SLOT[..8].try_into()?)?;
-            scan.insert("redis".to_owned(), timed?);
+            // Each replica's copy of a slot is current until a write; one is timed with
+            // the copy current, one with a write before every lookup (a reload each time).
+            for (name, write) in [("redis", false), ("redis, written between lookups", true)] {
+                let backend = RedisBackend::new(&url, Duration::from_secs(10))?;
+                let timed = scan_latency(&backend, write);
+                backend.clear(&SCAN_SLOT[..8].try_into()?)?;
+                scan.insert(name.to_owned(), timed?);
+            }
         }
         Ok(scan)
     })
@@ -363,8 +367,9 @@ fn bench_query(text: &str, skip_cache: bool) -> Query {
 const SCAN_SLOT: [u8; 32] = [7; 32];
 
 /// A lookup that misses, on a slot of each size in [`SLOT_SIZES`] (384 dimensions,
-/// answers of about 2 KB, as MiniLM and the demo give).
-fn scan_latency(backend: &dyn Backend) -> anyhow::Result<Vec<(usize, Latency)>> {
+/// answers of about 2 KB, as MiniLM and the demo give); with `write`, one entry is
+/// stored again (untimed) before each lookup.
+fn scan_latency(backend: &dyn Backend, write: bool) -> anyhow::Result<Vec<(usize, Latency)>> {
     let stage = CacheStage::default();
     let slot = SCAN_SLOT;
     let mut rng = 0x2545_f491_4f6c_dd1d_u64;
@@ -398,6 +403,9 @@ fn scan_latency(backend: &dyn Backend) -> anyhow::Result<Vec<(usize, Latency)>> 
         }
         let mut samples = Vec::new();
         for _ in 0..200 {
+            if write {
+                backend.put(&slot, &[0; 16], &entry::encode(now, &vector(), &cached)?, stage.ttl_ms)?;
+            }
             let probe = vector();
             let started = Instant::now();
             let found = stage.run(Lookup {

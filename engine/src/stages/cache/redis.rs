@@ -3,6 +3,9 @@
 //! Keys (the `{G}` hash tag keeps a pipeline's keys in one Redis Cluster slot):
 //! - `ragline:cache:{G}:S`, a hash per slot (G: the group, S: the epoch and scope, in
 //!   hex), field = question key, value = the entry as `entry::encode` wrote it;
+//! - `ragline:cache:{G}:S:v`, the slot's version: a random number every write to it
+//!   replaces (a counter would start again at 1 after a clear or an expiry, and meet a
+//!   replica's copy of the slot's earlier life);
 //! - `ragline:cache:{G}:ages`, a sorted set of the group's entries (member `S:Q`,
 //!   score: creation time in ms), which `collect` trims by age and by count.
 //!
@@ -11,8 +14,11 @@
 //! deletes another epoch's slots, because during a rolling deploy another replica may
 //! still be serving it.
 //!
-//! Redis 7 has no vector search without modules, so the semantic level reads its slot
-//! (`HGETALL`) and compares the vectors here; `docs/cache.md` gives the scale this holds.
+//! Redis 7 has no vector search without modules, so the semantic level compares the
+//! vectors here. Each replica keeps a copy of the slots it scanned, with the version it
+//! read them at; a scan reads the version (one `GET`) and reloads the slot (`HGETALL`,
+//! in the same transaction as a fresh `GET`) only when another write moved it.
+//! `docs/cache.md` gives the scale this holds.
 //!
 //! Connections are pooled and every command has a timeout. After a failure the backend
 //! refuses at once for [`RETRY_AFTER_MS`], so a dead server costs each request nothing
@@ -32,6 +38,8 @@ use crate::store::{Collected, QuestionKey, Slot};
 
 /// Idle connections kept per server.
 const POOL: usize = 8;
+/// Slots whose copy a backend keeps (any is dropped beyond this).
+const MIRRORED_SLOTS: usize = 256;
 /// How long a failed server is not tried again.
 const RETRY_AFTER_MS: u64 = 1000;
 
@@ -74,6 +82,17 @@ pub struct RedisBackend {
     idle: Mutex<Vec<Connection>>,
     /// Unix ms before which the server is not tried (after a failure).
     down_until: AtomicU64,
+    /// The slots scanned: their version and entries, as last read.
+    mirror: Mutex<HashMap<Slot, Arc<Mirrored>>>,
+}
+
+/// A hash field and its value, as `HGETALL` gives them.
+type Field = (Vec<u8>, Vec<u8>);
+
+/// A slot as read at `version`.
+struct Mirrored {
+    version: u64,
+    entries: Vec<Vec<u8>>,
 }
 
 impl RedisBackend {
@@ -90,6 +109,7 @@ impl RedisBackend {
             timeout,
             idle: Mutex::default(),
             down_until: AtomicU64::new(0),
+            mirror: Mutex::default(),
         })
     }
 
@@ -144,6 +164,10 @@ fn slot_key(slot: &Slot) -> String {
     )
 }
 
+fn version_key(slot: &Slot) -> String {
+    format!("{}:v", slot_key(slot))
+}
+
 fn ages_key(group: &[u8; 8]) -> String {
     format!("ragline:cache:{{{}}}:ages", hex::encode(group))
 }
@@ -165,7 +189,12 @@ fn remove(conn: &mut Connection, group: &[u8; 8], members: &[String]) -> Result<
         };
         let Ok(question) = hex::decode(question) else { continue };
         let key = format!("ragline:cache:{{{}}}:{slot}", hex::encode(group));
-        p.cmd("HDEL").arg(key).arg(question).ignore();
+        p.cmd("HDEL").arg(&key).arg(question).ignore();
+        p.cmd("SET")
+            .arg(format!("{key}:v"))
+            .arg(rand::random::<u64>())
+            .arg("KEEPTTL")
+            .ignore();
     }
     p.query::<()>(conn)
 }
@@ -176,8 +205,18 @@ impl Backend for RedisBackend {
     }
 
     fn scan(&self, slot: &Slot, visit: &mut dyn FnMut(&[u8])) -> Result<(), CacheError> {
-        let entries: Vec<(Vec<u8>, Vec<u8>)> = self.with(|c| cmd("HGETALL").arg(slot_key(slot)).query(c))?;
-        for (_, value) in &entries {
+        let version: Option<u64> = self.with(|c| cmd("GET").arg(version_key(slot)).query(c))?;
+        let kept = self
+            .mirror
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(slot)
+            .cloned();
+        let mirrored = match kept {
+            Some(m) if Some(m.version) == version => m,
+            _ => self.reload(slot)?,
+        };
+        for value in &mirrored.entries {
             visit(value);
         }
         Ok(())
@@ -196,6 +235,12 @@ impl Backend for RedisBackend {
                 .ignore()
                 .cmd("PEXPIRE")
                 .arg(&key)
+                .arg(ttl_ms)
+                .ignore()
+                .cmd("SET")
+                .arg(version_key(slot))
+                .arg(rand::random::<u64>())
+                .arg("PX")
                 .arg(ttl_ms)
                 .ignore()
                 .cmd("ZADD")
@@ -273,6 +318,33 @@ impl Backend for RedisBackend {
                 cursor = next;
             }
         })
+    }
+}
+
+impl RedisBackend {
+    /// Read `slot` and its version in one transaction, and keep the copy.
+    fn reload(&self, slot: &Slot) -> Result<Arc<Mirrored>, CacheError> {
+        let (version, entries): (Option<u64>, Vec<Field>) = self.with(|c| {
+            pipe()
+                .atomic()
+                .cmd("GET")
+                .arg(version_key(slot))
+                .cmd("HGETALL")
+                .arg(slot_key(slot))
+                .query(c)
+        })?;
+        let mirrored = Arc::new(Mirrored {
+            // An absent version (an empty slot) is never equal to a kept one, so such a
+            // slot is read again each time (which costs one round trip and nothing else).
+            version: version.unwrap_or(0),
+            entries: entries.into_iter().map(|(_, v)| v).collect(),
+        });
+        let mut mirror = self.mirror.lock().unwrap_or_else(PoisonError::into_inner);
+        if mirror.len() >= MIRRORED_SLOTS && !mirror.contains_key(slot) {
+            mirror.clear();
+        }
+        mirror.insert(*slot, mirrored.clone());
+        Ok(mirrored)
     }
 }
 
