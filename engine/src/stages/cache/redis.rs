@@ -190,9 +190,11 @@ fn remove(conn: &mut Connection, group: &[u8; 8], members: &[String]) -> Result<
         let Ok(question) = hex::decode(question) else { continue };
         let key = format!("ragline:cache:{{{}}}:{slot}", hex::encode(group));
         p.cmd("HDEL").arg(&key).arg(question).ignore();
+        // XX: a slot that expired gets no version back (it would never expire).
         p.cmd("SET")
             .arg(format!("{key}:v"))
             .arg(rand::random::<u64>())
+            .arg("XX")
             .arg("KEEPTTL")
             .ignore();
     }
