@@ -397,6 +397,22 @@ mod tests {
     }
 
     #[test]
+    fn a_server_that_never_answers_times_out() {
+        // Accepts connections and never replies, like a hung or blackholed server.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        let held = std::thread::spawn(move || listener.accept().map(|(conn, _)| conn));
+        let backend = RedisBackend::new(&url, Duration::from_millis(150)).unwrap();
+        let started = std::time::Instant::now();
+        let err = backend.get(&[0; 32], &[0; 16]).unwrap_err().to_string();
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(err.contains(&url), "{err}");
+        let again = backend.scan(&[0; 32], &mut |_| {}).unwrap_err().to_string();
+        assert!(again.contains("failed recently"), "{again}");
+        drop(held);
+    }
+
+    #[test]
     fn a_dead_server_is_unavailable_then_rested() {
         // Port 1 on loopback refuses at once.
         let backend = RedisBackend::new("redis://127.0.0.1:1", Duration::from_millis(200)).unwrap();
