@@ -13,6 +13,7 @@ use super::wire::{InterventionCounts, PromptInfo, PromptVersion, ReloadStatus};
 use super::{ApiError, AppState};
 use crate::pipeline::{Engine, Pipeline};
 use crate::prompts::PromptChoice;
+use crate::stages::cache::{BackendSpec, CacheStage};
 
 /// Liveness.
 #[derive(Serialize, ToSchema)]
@@ -54,6 +55,37 @@ pub struct PipelineInfo {
     pub filter: std::collections::BTreeMap<String, Vec<String>>,
     /// The guardrails and what they did since the server started.
     pub guardrails: GuardrailsInfo,
+    /// The answer cache's settings; absent when the pipeline caches nothing.
+    pub cache: Option<CacheSettings>,
+}
+
+/// A pipeline's answer cache (see `docs/cache.md`).
+#[derive(Serialize, ToSchema)]
+pub struct CacheSettings {
+    /// `embedded` or `redis`.
+    pub backend: &'static str,
+    /// The least cosine similarity of a semantic candidate.
+    pub similarity: f32,
+    /// How long an entry may be served, in seconds.
+    pub ttl_s: u64,
+    pub max_entries: usize,
+    /// Whether streamed requests are served and stored.
+    pub stream: bool,
+}
+
+impl From<&CacheStage> for CacheSettings {
+    fn from(c: &CacheStage) -> Self {
+        CacheSettings {
+            backend: match c.backend {
+                BackendSpec::Embedded => "embedded",
+                BackendSpec::Redis(_) => "redis",
+            },
+            similarity: c.similarity,
+            ttl_s: c.ttl_ms / 1000,
+            max_entries: c.max_entries,
+            stream: c.stream,
+        }
+    }
 }
 
 /// A pipeline's guardrails.
@@ -139,6 +171,7 @@ fn info(engine: &Engine, p: &Pipeline) -> PipelineInfo {
             refusal_message: s.guardrails.refusal_message.clone(),
             interventions: engine.resources.guard_counts.of(&s.name).into(),
         },
+        cache: s.cache.as_ref().map(CacheSettings::from),
     }
 }
 

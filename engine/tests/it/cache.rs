@@ -62,6 +62,16 @@ pub async fn stored(s: &Server, question: &str) {
 async fn serves_the_same_question_again_and_never_a_different_one() {
     let dir = demo_copy(|y| y);
     let s = Server::start(dir.path().to_str().unwrap(), &["--ingest"]);
+    let info: Value = client()
+        .get(s.url("/v1/pipelines/hr"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["cache"]["backend"], "embedded", "{info:#}");
+    assert_eq!(info["cache"]["ttl_s"], 86_400);
     let (first, fresh) = status(&s, LEAVE).await;
     assert_eq!(first, "miss", "{fresh:#}");
     stored(&s, LEAVE).await;

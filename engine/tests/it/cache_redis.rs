@@ -95,6 +95,15 @@ async fn replicas_share_answers_and_a_dead_redis_is_bypassed() {
     let config = dir.path().to_str().unwrap();
     let a = Server::start(config, &["--ingest"]);
     let b = Server::start(config, &["--ingest"]);
+    let info: Value = client()
+        .get(a.url("/v1/pipelines/hr"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["cache"]["backend"], "redis", "{info:#}");
 
     // Answered once by one replica, served by the other.
     let (first, fresh) = status(&a, LEAVE).await;
