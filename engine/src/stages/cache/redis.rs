@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ::redis::{Client, Connection, RedisError, cmd, pipe};
 
-use super::config::{RedisSpec, RedisUrl};
+use super::config::{RedisSpec, RedisUrl, is_redis_url};
 use super::entry::Stored;
 use super::{Backend, CacheError};
 use crate::store::{Collected, QuestionKey, Slot};
@@ -61,8 +61,15 @@ impl RedisBackends {
         }
         let url = match &spec.url {
             RedisUrl::Literal(url) => url.clone(),
-            RedisUrl::Env(var) => std::env::var(var)
-                .map_err(|_| CacheError::Unavailable(format!("the cache's URL variable {var} is not set")))?,
+            RedisUrl::Env(var) => {
+                let url = std::env::var(var)
+                    .map_err(|_| CacheError::Unavailable(format!("the cache's URL variable {var} is not set")))?;
+                if !is_redis_url(&url) {
+                    let msg = format!("the cache's URL variable {var} holds no redis:// URL");
+                    return Err(CacheError::Unavailable(msg));
+                }
+                url
+            }
         };
         let backend = Arc::new(RedisBackend::new(
             &url,
@@ -394,6 +401,16 @@ mod tests {
             member(&slot, &[2; 16]),
             format!("{}:{}", "07".repeat(24), "02".repeat(16))
         );
+    }
+
+    #[test]
+    fn an_unset_url_variable_is_named() {
+        let spec = RedisSpec {
+            url: RedisUrl::Env("RAGLINE_TEST_UNSET_REDIS_URL".into()),
+            timeout_ms: 100,
+        };
+        let err = RedisBackends::default().get(&spec).err().unwrap().to_string();
+        assert!(err.contains("RAGLINE_TEST_UNSET_REDIS_URL is not set"), "{err}");
     }
 
     #[test]
