@@ -80,8 +80,11 @@ pub struct TelemetryOptions {
     pub pipeline: String,
     /// What the "on" server records.
     pub parts: Parts,
-    /// Measured queries per server.
+    /// Measured queries per server, over all rounds.
     pub requests: usize,
+    /// Fresh pairs of server processes the queries are spread over: two processes
+    /// differ by tens of microseconds on their own, so one pair can mislead.
+    pub rounds: usize,
     /// Unmeasured queries per server first.
     pub warmup: usize,
     /// Append the query's number to its question, so that every query embeds a new
@@ -118,6 +121,8 @@ pub struct TelemetryBench {
     pub p50_added_us: f64,
     /// The median of (with − without) over the paired queries, in microseconds.
     pub median_paired_added_us: f64,
+    /// `p50_added_us` of each round's pair of processes, in the order they ran.
+    pub round_added_us: Vec<f64>,
     /// 95% bootstrap interval of `p50_added_us` (1,000 resamples of the pairs).
     pub p50_added_us_ci95: (f64, f64),
     /// OTLP export requests the sink received from the "on" server.
@@ -177,9 +182,56 @@ pub async fn run(opts: &TelemetryOptions) -> Result<TelemetryBench, TelemetryBen
         &server_yaml(Parts::NONE, None),
     )?;
     let (on_log, off_log) = (log("on"), log("off"));
-    let on = ServerProcess::start(&opts.exe, &on_dir.join("config"), &on_dir.join("data"), &[], &on_log)?;
-    let off = ServerProcess::start(&opts.exe, &off_dir.join("config"), &off_dir.join("data"), &[], &off_log)?;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+    let rounds = opts.rounds.clamp(1, opts.requests.max(1));
+    let (mut pairs, mut round_added, mut observed) = (Vec::with_capacity(opts.requests), Vec::new(), (0, 0.0, 0));
+    for round in 0..rounds {
+        // Which process starts first alternates too.
+        let start = |side: &str| {
+            let (dir, log) = if side == "on" {
+                (&on_dir, &on_log)
+            } else {
+                (&off_dir, &off_log)
+            };
+            ServerProcess::start(&opts.exe, &dir.join("config"), &dir.join("data"), &[], log)
+        };
+        let (on, off) = if round % 2 == 0 {
+            let on = start("on")?;
+            (on, start("off")?)
+        } else {
+            let off = start("off")?;
+            (start("on")?, off)
+        };
+        let share = opts.requests / rounds + usize::from(round < opts.requests % rounds);
+        let first = pairs.len();
+        let warmup_from = opts.requests + round * opts.warmup;
+        let asked = Box::pin(measure(
+            opts,
+            &client,
+            (&on.base, &off.base),
+            warmup_from,
+            share,
+            &mut pairs,
+        ));
+        asked.await?;
+        round_added.push(p50_added_us(&pairs[first..]));
+        let logged = pairs.len() + (round + 1) * opts.warmup;
+        observed = observe(&client, opts, &on.base, &off.base, share + opts.warmup, logged).await?;
+    }
+    Ok(summarise(opts, &pairs, round_added, observed))
+}
+
+/// The warm-up (questions numbered from `warmup_from`, past every measured one, so a
+/// unique question is new to both servers), then `share` paired queries against the
+/// `(on, off)` servers, numbered on from those already in `pairs`.
+async fn measure(
+    opts: &TelemetryOptions,
+    client: &reqwest::Client,
+    (on, off): (&str, &str),
+    warmup_from: usize,
+    share: usize,
+    pairs: &mut Vec<(Duration, Duration)>,
+) -> Result<(), TelemetryBenchError> {
     let ask = |base: String, side: &'static str, i: usize| {
         let client = client.clone();
         let url = format!("{base}/v1/pipelines/{}/query", opts.pipeline);
@@ -206,38 +258,39 @@ pub async fn run(opts: &TelemetryOptions) -> Result<TelemetryBench, TelemetryBen
             Ok(took)
         }
     };
-    for i in 0..opts.warmup {
-        ask(on.base.clone(), "on", i).await?;
-        ask(off.base.clone(), "off", i).await?;
+    for n in warmup_from..warmup_from + opts.warmup {
+        ask(on.to_owned(), "on", n).await?;
+        ask(off.to_owned(), "off", n).await?;
     }
-    let mut pairs = Vec::with_capacity(opts.requests);
-    for i in 0..opts.requests {
-        // Numbered after the warm-up, so a unique question is new to both servers.
-        let n = opts.warmup + i;
+    let first = pairs.len();
+    for i in first..first + share {
         let (t_on, t_off) = if i % 2 == 0 {
-            let t_on = ask(on.base.clone(), "on", n).await?;
-            (t_on, ask(off.base.clone(), "off", n).await?)
+            let t_on = ask(on.to_owned(), "on", i).await?;
+            (t_on, ask(off.to_owned(), "off", i).await?)
         } else {
-            let t_off = ask(off.base.clone(), "off", n).await?;
-            (ask(on.base.clone(), "on", n).await?, t_off)
+            let t_off = ask(off.to_owned(), "off", i).await?;
+            (ask(on.to_owned(), "on", i).await?, t_off)
         };
         pairs.push((t_on, t_off));
     }
-    let observed = observe(&client, opts, &on.base, &off.base).await?;
-    Ok(summarise(opts, &pairs, observed))
+    Ok(())
 }
 
 /// What the "on" server recorded: (OTLP exports, requests counted in `/metrics`,
 /// logged queries), after checking that it recorded every part it has on, that it
 /// recorded none it has off, and that the "off" server recorded nothing.
+/// `asked` is the queries this pair of processes answered (what `/metrics` counts),
+/// `logged` those of every round so far (the query log keeps them all).
 async fn observe(
     client: &reqwest::Client,
     opts: &TelemetryOptions,
     on: &str,
     off: &str,
+    asked: usize,
+    logged: usize,
 ) -> Result<(u64, f64, u64), TelemetryBenchError> {
     let not = |what: String| TelemetryBenchError::NotObserved(what);
-    let total = (opts.requests + opts.warmup) as f64;
+    let (total, all_rounds) = (asked as f64, logged as f64);
     let parts = opts.parts;
     let analytics = |base: &str| {
         client
@@ -273,7 +326,7 @@ async fn observe(
             0
         };
         let exports = opts.exports_received.load(Ordering::Relaxed);
-        let done = (!parts.query_log || logged as f64 >= total) && (!parts.traces || exports > 0);
+        let done = (!parts.query_log || logged as f64 >= all_rounds) && (!parts.traces || exports > 0);
         if done {
             return Ok((exports, counted, logged));
         }
@@ -297,7 +350,21 @@ fn query_count(metrics: &str, pipeline: &str) -> f64 {
         .sum()
 }
 
-fn summarise(opts: &TelemetryOptions, pairs: &[(Duration, Duration)], observed: (u64, f64, u64)) -> TelemetryBench {
+/// p50 with telemetry minus p50 without over `pairs`, in microseconds.
+fn p50_added_us(pairs: &[(Duration, Duration)]) -> f64 {
+    let us = |d: &Duration| d.as_secs_f64() * 1e6;
+    let (mut a, mut b): (Vec<f64>, Vec<f64>) = pairs.iter().map(|(x, y)| (us(x), us(y))).unzip();
+    a.sort_by(f64::total_cmp);
+    b.sort_by(f64::total_cmp);
+    percentile(&a, 50.0) - percentile(&b, 50.0)
+}
+
+fn summarise(
+    opts: &TelemetryOptions,
+    pairs: &[(Duration, Duration)],
+    round_added_us: Vec<f64>,
+    observed: (u64, f64, u64),
+) -> TelemetryBench {
     let side = |pick: fn(&(Duration, Duration)) -> Duration| {
         let samples: Vec<Duration> = pairs.iter().map(pick).collect();
         let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
@@ -309,15 +376,14 @@ fn summarise(opts: &TelemetryOptions, pairs: &[(Duration, Duration)], observed: 
     };
     let (on, off) = (side(|p| p.0), side(|p| p.1));
     let us = |d: &Duration| d.as_secs_f64() * 1e6;
-    let p50_added = |idx: &mut dyn Iterator<Item = usize>| {
-        let (mut a, mut b): (Vec<f64>, Vec<f64>) = idx.map(|i| (us(&pairs[i].0), us(&pairs[i].1))).unzip();
-        a.sort_by(f64::total_cmp);
-        b.sort_by(f64::total_cmp);
-        percentile(&a, 50.0) - percentile(&b, 50.0)
-    };
-    let p50_added_us = p50_added(&mut (0..pairs.len()));
+    let p50_added_us = p50_added_us(pairs);
     let mut resampled: Vec<f64> = (0..1000)
-        .map(|_| p50_added(&mut (0..pairs.len()).map(|_| rand::random_range(0..pairs.len()))))
+        .map(|_| {
+            let sample: Vec<(Duration, Duration)> = (0..pairs.len())
+                .map(|_| pairs[rand::random_range(0..pairs.len())])
+                .collect();
+            self::p50_added_us(&sample)
+        })
         .collect();
     resampled.sort_by(f64::total_cmp);
     let mut diffs: Vec<f64> = pairs.iter().map(|(a, b)| us(a) - us(b)).collect();
@@ -335,6 +401,7 @@ fn summarise(opts: &TelemetryOptions, pairs: &[(Duration, Duration)], observed: 
         p50_ratio,
         p50_added_us,
         median_paired_added_us: percentile(&diffs, 50.0),
+        round_added_us,
         p50_added_us_ci95: (percentile(&resampled, 2.5), percentile(&resampled, 97.5)),
         otlp_exports,
         metrics_counted,

@@ -21,9 +21,13 @@ pub struct BenchTelemetryArgs {
     /// Measured queries per server.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub requests: usize,
-    /// Unmeasured queries per server first.
+    /// Unmeasured queries per server first, in every round.
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub warmup: usize,
+    /// Fresh pairs of server processes the queries are spread over (two processes
+    /// differ by tens of microseconds on their own).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub rounds: usize,
     /// Make every question new (its number appended), so each query embeds it with the
     /// pipeline's model; by default ten questions repeat and their vectors come from
     /// the embedding cache, the cheapest query there is.
@@ -71,6 +75,7 @@ pub fn run(cli: &Cli, args: &BenchTelemetryArgs) -> anyhow::Result<ExitCode> {
             parts: args.parts(),
             requests: args.requests.max(1),
             warmup: args.warmup,
+            rounds: args.rounds.max(1),
             unique: args.unique,
             otlp_endpoint: sink.endpoint.clone(),
             exports_received: sink.exports.clone(),
@@ -98,8 +103,8 @@ pub fn run(cli: &Cli, args: &BenchTelemetryArgs) -> anyhow::Result<ExitCode> {
 fn command(args: &BenchTelemetryArgs) -> String {
     let release = if cfg!(debug_assertions) { "" } else { " --release" };
     let mut command = format!(
-        "cargo run{release} --locked -- bench-telemetry {} --requests {} --warmup {}",
-        args.pipeline, args.requests, args.warmup
+        "cargo run{release} --locked -- bench-telemetry {} --requests {} --warmup {} --rounds {}",
+        args.pipeline, args.requests, args.warmup, args.rounds
     );
     if !args.only.is_empty() {
         let names: Vec<_> = args
@@ -147,6 +152,8 @@ fn markdown(r: &Report<'_>) -> String {
          **On**: {on}. **Off**: `telemetry.metrics: false`, no OTLP endpoint,\n\
          `analytics.enabled: false`. One client asks both the same {n} hybrid queries over HTTP on 127.0.0.1,\n\
          one at a time, taking turns which server goes first; the times are the client's, request to last byte.\n\
+         The queries are spread over {rounds} rounds, each with a fresh pair of processes (started in turns), since\n\
+         two processes differ by tens of microseconds on their own; p50 on − off of each round: {per_round}.\n\
          {questions}\n\n\
          | | p50 ms | p90 ms | p99 ms | mean ms |\n|---|---:|---:|---:|---:|\n\
          | on | {on50:.3} | {on90:.3} | {on99:.3} | {onm:.3} |\n\
@@ -173,6 +180,13 @@ fn markdown(r: &Report<'_>) -> String {
         },
         command = r.command,
         n = b.requests,
+        rounds = b.round_added_us.len(),
+        per_round = b
+            .round_added_us
+            .iter()
+            .map(|us| format!("{us:.0} µs"))
+            .collect::<Vec<_>>()
+            .join(", "),
         on50 = b.on.latency.p50_ms,
         on90 = b.on.p90_ms,
         on99 = b.on.latency.p99_ms,
