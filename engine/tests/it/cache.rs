@@ -58,6 +58,22 @@ pub async fn stored(s: &Server, question: &str) {
     }
 }
 
+/// Upload one more hr document (an ingest: the index generation moves).
+pub async fn upload_parking(s: &Server) {
+    let form = reqwest::multipart::Form::new().text("domain", "hr").part(
+        "file",
+        reqwest::multipart::Part::bytes(b"# Parking\n\nStaff parking is free on level 2.\n".to_vec())
+            .file_name("parking.md"),
+    );
+    let r = client()
+        .post(s.url("/v1/pipelines/hr/documents"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
 #[tokio::test]
 async fn serves_the_same_question_again_and_never_a_different_one() {
     let dir = demo_copy(|y| y);
@@ -206,18 +222,7 @@ async fn a_reload_an_ingest_and_the_ttl_each_retire_old_entries() {
     stored(&s, LEAVE).await;
 
     // An ingest moves the index generation.
-    let form = reqwest::multipart::Form::new().text("domain", "hr").part(
-        "file",
-        reqwest::multipart::Part::bytes(b"# Parking\n\nStaff parking is free on level 2.\n".to_vec())
-            .file_name("parking.md"),
-    );
-    let r = client()
-        .post(s.url("/v1/pipelines/hr/documents"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    upload_parking(&s).await;
     let (st, body) = status(&s, LEAVE).await;
     assert_eq!(st, "miss", "an ingest retires the old entries: {body:#}");
     stored(&s, LEAVE).await;

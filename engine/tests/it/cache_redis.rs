@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::cache::{LEAVE, ask, demo_copy, status, stored};
+use crate::cache::{LEAVE, ask, demo_copy, status, stored, upload_parking};
 use crate::debian;
 use crate::support::{Server, client};
 use crate::telemetry::{sample, scrape};
@@ -158,18 +158,7 @@ async fn replicas_share_answers_and_a_dead_redis_is_bypassed() {
     stored(&b, LEAVE).await;
 
     // An ingest on one replica moves its epoch only: its index changed, the other's not.
-    let form = reqwest::multipart::Form::new().text("domain", "hr").part(
-        "file",
-        reqwest::multipart::Part::bytes(b"# Parking\n\nStaff parking is free on level 2.\n".to_vec())
-            .file_name("parking.md"),
-    );
-    let r = client()
-        .post(a.url("/v1/pipelines/hr/documents"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    upload_parking(&a).await;
     let (st, body) = status(&a, LEAVE).await;
     assert_eq!(st, "miss", "{body:#}");
     let (st, body) = status(&b, LEAVE).await;
